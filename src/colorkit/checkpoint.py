@@ -1,0 +1,194 @@
+"""Self-describing checkpoints and weight files.
+
+Two kinds of file:
+- a training checkpoint (`last.pt`, `best.pt`): a `torch.save` dict with `format`
+  "colorkit-checkpoint", the model name and colour mode, the training config, the unwrapped model
+  state dict, and whatever training state the trainer adds (optimizer, epoch, early stopping, RNG).
+  It holds only tensors and plain Python values, so it loads with `weights_only=True`.
+- exported weights (`model.safetensors`, and the weights that ship in `colorkit/weights/`): the
+  state dict in fp16 plus string metadata (`format` "colorkit-weights", `model`, `color_mode`,
+  `colorkit_version`, and a JSON model `card`). Loading one never unpickles code.
+
+Either kind rebuilds its model from what the file says; a file for another model is refused.
+All writes are atomic.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from colorkit.atomic import atomic_path
+from colorkit.models import create_model, get_model_info, list_models
+
+CHECKPOINT_FORMAT = "colorkit-checkpoint"
+WEIGHTS_FORMAT = "colorkit-weights"
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # weights shipped inside the package
+_WRAPPER_PREFIXES = ("_orig_mod.", "module.")  # added by torch.compile and DistributedDataParallel
+
+
+class WeightsError(ValueError):
+    """A weights or checkpoint file that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class LoadedWeights:
+    """A model's weights as read from a file."""
+
+    path: Path  # the file they came from
+    model_name: str  # registry name the file says it is for
+    state_dict: dict[str, torch.Tensor]  # float32 tensors, no wrapper prefixes
+    metadata: dict[str, Any]  # model card (safetensors) or checkpoint fields other than tensors
+
+
+def unwrap_model(model: nn.Module) -> nn.Module:
+    """The plain model inside DistributedDataParallel and/or torch.compile wrappers."""
+    while True:
+        if hasattr(model, "_orig_mod"):
+            model = model._orig_mod
+        elif isinstance(model, nn.parallel.DistributedDataParallel):
+            model = model.module
+        else:
+            return model
+
+
+def clean_state_dict(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A state dict with `_orig_mod.` / `module.` prefixes removed from every key."""
+    out = {}
+    for key, value in state_dict.items():
+        changed = True
+        while changed:
+            changed = False
+            for prefix in _WRAPPER_PREFIXES:
+                if key.startswith(prefix):
+                    key, changed = key[len(prefix):], True
+        out[key] = value
+    return out
+
+
+def model_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The unwrapped model's state dict, detached, on the CPU."""
+    return {k: v.detach().cpu() for k, v in clean_state_dict(unwrap_model(model).state_dict()).items()}
+
+
+def save_checkpoint(path: str | os.PathLike, model_name: str, state: dict[str, Any]) -> None:
+    """Write a training checkpoint atomically; `state` must hold `state_dict` and may hold anything else
+    made of tensors and plain Python values (config dict, optimizer state, epoch, RNG states...)."""
+    if "state_dict" not in state:
+        raise ValueError("save_checkpoint needs a 'state_dict' entry")
+    payload = {
+        "format": CHECKPOINT_FORMAT,
+        "model": model_name,
+        "color_mode": get_model_info(model_name).color_mode,
+        **state,
+        "state_dict": clean_state_dict(state["state_dict"]),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+    """Read a training checkpoint written by `save_checkpoint` (weights_only: no code is unpickled)."""
+    path = Path(path)
+    _check_file(path)
+    try:
+        payload = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or foreign files
+        raise WeightsError(f"{path}: not a readable colorkit checkpoint ({type(exc).__name__}: {exc})") from None
+    if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+        raise WeightsError(f"{path}: not a colorkit checkpoint (no '{CHECKPOINT_FORMAT}' marker)")
+    return payload
+
+
+def export_weights(path: str | os.PathLike, model_name: str, state_dict: dict[str, torch.Tensor],
+                   card: dict[str, Any] | None = None, dtype: torch.dtype = torch.float16) -> None:
+    """Write weights as safetensors (floating tensors cast to `dtype`) with a model card, atomically."""
+    from safetensors.torch import save_file
+
+    from colorkit import __version__
+
+    tensors = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous().cpu()
+               for k, v in clean_state_dict(state_dict).items()}
+    metadata = {
+        "format": WEIGHTS_FORMAT,
+        "model": model_name,
+        "color_mode": get_model_info(model_name).color_mode,
+        "colorkit_version": __version__,
+        "card": json.dumps(card or {}, sort_keys=True),
+    }
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=metadata)
+
+
+def _check_file(path: Path) -> None:
+    if not path.exists():
+        raise WeightsError(f"{path}: no such weights file")
+    if not path.is_file():
+        raise WeightsError(f"{path}: not a file")
+    if path.stat().st_size == 0:
+        raise WeightsError(f"{path}: empty file")
+
+
+def load_weights(path: str | os.PathLike, expected_model: str | None = None) -> LoadedWeights:
+    """Read exported weights (.safetensors) or a training checkpoint (.pt) for inference.
+
+    Raises WeightsError naming the file when it is missing, unreadable, not colorkit's, for an
+    unknown model, or for a model other than `expected_model`.
+    """
+    path = Path(path)
+    _check_file(path)
+    with open(path, "rb") as f:
+        head = f.read(16)
+    is_zip = head.startswith(b"PK")  # torch.save's zip container
+    if is_zip:
+        payload = load_checkpoint(path)
+        model_name = payload.get("model")
+        state_dict = payload["state_dict"]
+        metadata = {k: v for k, v in payload.items() if k in ("model", "color_mode", "config", "epoch", "best_val_loss")}
+    else:
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="pt") as f:
+                meta = f.metadata() or {}
+                state_dict = {k: f.get_tensor(k) for k in f.keys()}
+        except Exception as exc:
+            raise WeightsError(f"{path}: not a readable safetensors or checkpoint file ({exc})") from None
+        if meta.get("format") != WEIGHTS_FORMAT:
+            raise WeightsError(f"{path}: safetensors file without colorkit metadata (format={meta.get('format')!r})")
+        model_name = meta.get("model")
+        try:
+            card = json.loads(meta.get("card", "{}"))
+        except json.JSONDecodeError:
+            card = {}
+        metadata = {**{k: v for k, v in meta.items() if k != "card"}, "card": card}
+    if model_name not in list_models():
+        raise WeightsError(f"{path}: weights for unknown model {model_name!r}; available: {', '.join(list_models())}")
+    if expected_model is not None and model_name != expected_model:
+        raise WeightsError(f"{path}: weights are for model {model_name!r}, not {expected_model!r}")
+    state_dict = {k: (v.float() if v.is_floating_point() else v) for k, v in clean_state_dict(state_dict).items()}
+    return LoadedWeights(path=path, model_name=model_name, state_dict=state_dict, metadata=metadata)
+
+
+def default_weights_path(model_name: str) -> Path | None:
+    """The weights shipped inside the package for `model_name`, or None when none ship."""
+    get_model_info(model_name)
+    path = WEIGHTS_DIR / f"{model_name}.safetensors"
+    return path if path.is_file() else None
+
+
+def build_model(weights: LoadedWeights, device: str | torch.device = "cpu") -> nn.Module:
+    """The model the weights are for, with the weights loaded, in eval mode on `device`."""
+    model = create_model(weights.model_name)
+    try:
+        model.load_state_dict(weights.state_dict, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise WeightsError(f"{weights.path}: weights do not fit model {weights.model_name!r} ({first})") from None
+    return model.to(device).eval()

@@ -1,0 +1,37 @@
+"""Colour modes: inputs, targets and outputs for each model kind."""
+
+import pytest
+import torch
+
+from colorkit import color
+from colorkit.modes import get_color_mode
+
+
+def test_unknown_mode():
+    with pytest.raises(ValueError, match="unknown colour mode"):
+        get_color_mode("hsv")
+
+
+def test_rgb_mode_round_trip_of_perfect_prediction():
+    mode = get_color_mode("rgb")
+    rgb = torch.rand(2, 3, 8, 8)
+    x = mode.input_from_rgb(rgb)
+    assert x.shape == (2, 1, 8, 8)
+    assert torch.allclose(mode.output_to_rgb(mode.target_from_rgb(rgb), x), rgb)
+    assert torch.allclose(mode.output_to_ab(rgb), color.rgb_to_lab(rgb)[:, 1:])
+
+
+def test_lab_mode_round_trip_of_perfect_prediction():
+    mode = get_color_mode("lab")
+    rgb = torch.rand(2, 3, 8, 8, dtype=torch.float64).float()
+    x, y = mode.input_from_rgb(rgb), mode.target_from_rgb(rgb)
+    assert x.shape == (2, 1, 8, 8) and y.shape == (2, 2, 8, 8)
+    assert x.abs().max() <= 0.5 + 1e-6
+    assert torch.allclose(mode.output_to_rgb(y, x), rgb, atol=1e-4)
+
+
+def test_lab_mode_gray_input_equals_l_of_gray_colour():
+    mode = get_color_mode("lab")
+    gray = torch.rand(1, 1, 5, 5)
+    via_rgb = mode.input_from_rgb(gray.expand(1, 3, 5, 5))
+    assert torch.allclose(mode.input_from_gray(gray), via_rgb, atol=1e-5)

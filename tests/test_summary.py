@@ -1,0 +1,38 @@
+"""Layer tables and mult-adds against the design documents' torchinfo summaries."""
+
+import pytest
+
+import colorkit
+from colorkit.cli import main
+from colorkit.summary import format_summary, summarize
+
+DESIGN = {"unet-rgb": ("436.66", 31_042_499), "jkspnet-lab": ("570.51", 17_639_339)}
+
+
+@pytest.mark.parametrize("name", sorted(DESIGN))
+def test_mult_adds_match_design(name):
+    s = summarize(colorkit.create_model(name), (32, 1, 128, 128), name)
+    assert f"{s.mult_adds / 1e9:.2f}" == DESIGN[name][0]
+    assert s.total_params == DESIGN[name][1]
+    assert s.real_macs <= s.mult_adds
+
+
+def test_jkspnet_table_has_the_design_rows():
+    s = summarize(colorkit.create_model("jkspnet-lab"), (32, 1, 128, 128))
+    last = [(r.name, list(r.output_shape), r.params) for r in s.rows[-3:]]
+    assert last == [("Conv2d: 1-16", [32, 313, 128, 128], 20345),
+                    ("Softmax: 1-17", [32, 313, 128, 128], None),
+                    ("Conv2d: 1-18", [32, 2, 128, 128], 626)]
+    assert sum(r.params or 0 for r in s.rows) == 17_639_339
+    assert "Total mult-adds (G): 570.51" in format_summary(s)
+
+
+def test_cli_info_prints_totals(capsys):
+    assert main(["info", "--model", "unet-rgb", "--batch-size", "2", "--image-size", "32"]) == 0
+    out = capsys.readouterr().out
+    assert "Total params: 31,042,499" in out and "[2, 3, 32, 32]" in out
+
+
+def test_cli_info_unknown_model(capsys):
+    assert main(["info", "--model", "nope"]) == 2
+    assert "available models" in capsys.readouterr().err
