@@ -1,0 +1,330 @@
+"""Colorizing photos at their full resolution: the `Colorizer` API and batch colorizing of files.
+
+Method (as richzhang/colorization and other full-resolution colorizers do): resize the grayscale
+photo to a working size (`size` on the short side, rounded to what the model needs), predict the
+chroma (CIE ab) there, upsample the chroma to the photo's full size, and join it with the photo's
+own full-resolution luminance. The output therefore has exactly the input's width, height and CIE L;
+colours outside the sRGB gamut are clipped.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from colorkit import color
+from colorkit.checkpoint import WeightsError, build_model, default_weights_path, load_weights
+from colorkit.imageio import ImageError, LoadedImage, find_images, load_image, save_image
+from colorkit.models import get_model_info
+
+DEFAULT_MODEL = "jkspnet-lab"  # the model used when none is named
+DEFAULT_SIZE = 256  # working size: short side, in pixels, at which colour is predicted
+_STRIP_ROWS = 512  # rows joined and converted at a time, to bound memory on very large photos
+
+ImageInput = Image.Image | np.ndarray | str | os.PathLike | bytes
+
+
+def default_device() -> torch.device:
+    """CUDA when available, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def working_shape(height: int, width: int, size: int, multiple: int) -> tuple[int, int]:
+    """The (h, w) at which a photo of `height` x `width` is predicted: short side about `size`,
+    aspect ratio kept, both sides rounded to the nearest multiple of `multiple` (at least one)."""
+    if height < 1 or width < 1:
+        raise ValueError(f"image has no pixels ({width} x {height})")
+    if size < multiple:
+        raise ValueError(f"working size {size} is smaller than the model's size multiple {multiple}")
+    scale = size / min(height, width)
+    return (max(multiple, round(height * scale / multiple) * multiple),
+            max(multiple, round(width * scale / multiple) * multiple))
+
+
+class Colorizer:
+    """Colorize grayscale photos with a trained model.
+
+    `Colorizer(model=None, weights=None, device=None, size=256, batch_size=4)`:
+    - model: registry name; None means the model the weights file is for, or `DEFAULT_MODEL`;
+    - weights: a `model.safetensors` exported by `colorkit train` or a training checkpoint; None means
+      the weights that ship with colorkit for `model` (WeightsError when none ship). A file for
+      another model than `model` is refused;
+    - device: "cpu", "cuda", ...; None picks CUDA when present;
+    - size: working size (short side) at which colour is predicted;
+    - batch_size: photos predicted together.
+
+    Call it on a PIL image, a numpy array or a path; it returns an RGB PIL image of the same size.
+    """
+
+    def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None,
+                 device: str | torch.device | None = None, size: int = DEFAULT_SIZE, batch_size: int = 4) -> None:
+        if weights is None:
+            name = model or DEFAULT_MODEL
+            weights = default_weights_path(name)
+            if weights is None:
+                raise WeightsError(
+                    f"no trained weights ship with colorkit for model {name!r}; pass a weights file "
+                    "(a model.safetensors exported by `colorkit train`, or a training checkpoint)")
+        loaded = load_weights(weights, expected_model=model)
+        self.model_name: str = loaded.model_name
+        self.info = get_model_info(self.model_name)
+        self.mode = self.info.mode
+        self.weights_path: Path = loaded.path
+        self.metadata = loaded.metadata
+        self.device = torch.device(device) if device is not None else default_device()
+        self.model = build_model(loaded, self.device)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        working_shape(size, size, size, self.info.size_multiple)  # validates size
+        self.size = size
+        self.batch_size = batch_size
+        self._told_about_colour = False
+
+    def __repr__(self) -> str:
+        return f"Colorizer(model={self.model_name!r}, weights='{self.weights_path}', device='{self.device}', size={self.size})"
+
+    # -- core -------------------------------------------------------------------------------------
+
+    @torch.inference_mode()
+    def predict_ab(self, gray: torch.Tensor) -> torch.Tensor:
+        """Gray (N, 1, h, w) in [0, 1] at a working size the model accepts -> ab (N, 2, h, w) in Lab units."""
+        x = self.mode.input_from_gray(gray.to(self.device, torch.float32))
+        if self.device.type == "cuda":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                out = self.model(x.contiguous(memory_format=torch.channels_last))
+        else:
+            out = self.model(x)
+        return self.mode.output_to_ab(out.float())
+
+    def colorize_gray(self, grays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        """Colorize grayscale photos.
+
+        Each input is (H, W) float in [0, 1], read as the sRGB gray (g, g, g); each output is
+        (H, W, 3) float32 sRGB in [0, 1] of the same size whose CIE L equals the input's.
+        Photos sharing a working size are predicted in batches of `batch_size`.
+        """
+        arrays = [self._check_gray(g, i) for i, g in enumerate(grays)]
+        shapes = [working_shape(*a.shape, self.size, self.info.size_multiple) for a in arrays]
+        results: list[np.ndarray | None] = [None] * len(arrays)
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, s in enumerate(shapes):
+            groups.setdefault(s, []).append(i)
+        for shape, members in groups.items():
+            for start in range(0, len(members), self.batch_size):
+                chunk = members[start:start + self.batch_size]
+                small = torch.cat([_resize(torch.from_numpy(arrays[i])[None, None], shape) for i in chunk])
+                ab = self.predict_ab(small).cpu()
+                for j, i in enumerate(chunk):
+                    results[i] = join_luminance(arrays[i], ab[j])
+        return results  # type: ignore[return-value]
+
+    def colorize_loaded(self, images: Sequence[LoadedImage]) -> list[np.ndarray]:
+        """`colorize_gray` on loaded images (their luminance); tells the user once when a photo had colour."""
+        if any(im.is_color for im in images) and not self._told_about_colour:
+            self._told_about_colour = True
+            first = next(im.name for im in images if im.is_color)
+            warnings.warn(f"{first}: a colour photo; only its luminance is used (reported once)", UserWarning,
+                          stacklevel=2)
+        return self.colorize_gray([im.gray for im in images])
+
+    def __call__(self, image: ImageInput) -> Image.Image:
+        """Colorize one photo (PIL image, numpy array, path or encoded bytes) -> 8-bit RGB PIL image, same size."""
+        loaded = load_image(image)
+        rgb = self.colorize_loaded([loaded])[0]
+        return Image.fromarray(to_uint8(rgb), mode="RGB")
+
+    @staticmethod
+    def _check_gray(g: np.ndarray, index: int) -> np.ndarray:
+        a = np.asarray(g)
+        if a.ndim != 2:
+            raise ValueError(f"gray image {index}: expected shape (H, W), got {a.shape}")
+        if a.shape[0] < 1 or a.shape[1] < 1:
+            raise ValueError(f"gray image {index}: image has no pixels ({a.shape[1]} x {a.shape[0]})")
+        return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _resize(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """(N, C, H, W) -> (N, C, *shape), bilinear, antialiased when shrinking."""
+    if tuple(x.shape[-2:]) == shape:
+        return x
+    shrinking = shape[0] < x.shape[-2] or shape[1] < x.shape[-1]
+    return F.interpolate(x, size=shape, mode="bilinear", align_corners=False, antialias=shrinking)
+
+
+def join_luminance(gray: np.ndarray, ab: torch.Tensor) -> np.ndarray:
+    """Full-resolution gray (H, W) in [0, 1] and predicted ab (2, h, w) -> RGB (H, W, 3) float32 in [0, 1].
+
+    The ab is upsampled bilinearly to (H, W) and joined with the gray's CIE L, in strips of rows so
+    that very large photos need little memory beyond the output itself.
+    """
+    height, width = gray.shape
+    ab = ab.float()[None]
+    out = np.empty((height, width, 3), dtype=np.float32)
+    gray_t = torch.from_numpy(np.ascontiguousarray(gray, dtype=np.float32))
+    ab_full = _resize(ab, (height, width))[0] if height * width <= 4 * _STRIP_ROWS ** 2 else None
+    for top in range(0, height, _STRIP_ROWS):
+        bottom = min(height, top + _STRIP_ROWS)
+        lum = color.gray_to_l(gray_t[top:bottom][None])
+        strip_ab = ab_full[:, top:bottom] if ab_full is not None else _upsample_rows(ab, height, width, top, bottom)
+        rgb = color.lab_to_rgb(torch.cat([lum, strip_ab], dim=0))
+        out[top:bottom] = rgb.permute(1, 2, 0).numpy()
+    return out
+
+
+def _upsample_rows(ab: torch.Tensor, height: int, width: int, top: int, bottom: int) -> torch.Tensor:
+    """Rows [top, bottom) of `ab` (1, 2, h, w) bilinearly upsampled to (height, width), as
+    F.interpolate(align_corners=False) would give them, computed from the few source rows they need."""
+    h = ab.shape[-2]
+    scale = h / height
+    ys = ((torch.arange(top, bottom, dtype=torch.float64) + 0.5) * scale - 0.5).clamp(min=0)
+    y0 = ys.floor().long().clamp(max=h - 1)
+    y1 = (y0 + 1).clamp(max=h - 1)
+    wy = (ys - y0).float().view(1, -1, 1)
+    rows = ab[0, :, y0] * (1 - wy) + ab[0, :, y1] * wy  # (2, bottom - top, w)
+    return F.interpolate(rows[None], size=(bottom - top, width), mode="bilinear", align_corners=False)[0] \
+        if rows.shape[-1] != width else rows
+
+
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Float RGB in [0, 1] -> uint8, rounded."""
+    return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+
+
+# -- files ------------------------------------------------------------------------------------------
+
+FORMAT_SUFFIXES = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif", "tif": ".tif"}
+_SIXTEEN_BIT_SUFFIXES = {".png", ".tif", ".tiff"}
+
+
+@dataclass
+class ColorizeReport:
+    """What a batch run did."""
+
+    done: list[Path] = field(default_factory=list)  # outputs written
+    skipped: list[Path] = field(default_factory=list)  # outputs that existed already (no --overwrite)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (input, one-line reason)
+
+    def summary(self) -> str:
+        """One line: done, skipped, failed."""
+        return f"{len(self.done)} done, {len(self.skipped)} skipped, {len(self.failed)} failed"
+
+
+@dataclass(frozen=True)
+class _Job:
+    source: Path  # input photo
+    output: Path  # where its colour version goes
+
+
+def plan_outputs(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
+                 format: str | None = None) -> tuple[list[_Job], list[tuple[str, str]]]:
+    """Map inputs (files, folders, globs) to output paths in `out_dir`.
+
+    A folder's photos keep their paths relative to it; a file keeps its name. The suffix is the
+    input's unless `format` is given. Returns the jobs and (input, reason) for inputs that cannot
+    be done: nothing matched, or the output would overwrite an input or another output.
+    """
+    out_dir = Path(out_dir)
+    if format is not None and format.lower() not in FORMAT_SUFFIXES:
+        raise ValueError(f"unknown output format {format!r}; expected one of png, jpg, webp, tiff")
+    jobs: list[_Job] = []
+    problems: list[tuple[str, str]] = []
+    for item in inputs:
+        paths, messages = find_images([item])
+        problems += [(str(item), m) for m in messages]
+        root = Path(item) if Path(item).is_dir() else None
+        for p in paths:
+            rel = p.relative_to(root) if root is not None else Path(p.name)
+            out = out_dir / rel
+            if format is not None:
+                out = out.with_suffix(FORMAT_SUFFIXES[format.lower()])
+            jobs.append(_Job(p, out))
+    sources = {j.source.resolve() for j in jobs}
+    seen: dict[Path, Path] = {}
+    kept = []
+    for job in jobs:
+        target = job.output.resolve()
+        if target in sources:
+            problems.append((str(job.source), f"output {job.output} would overwrite an input; choose another -o"))
+        elif target in seen:
+            problems.append((str(job.source), f"output {job.output} is also the output of {seen[target]}"))
+        elif job.source.resolve() in seen.values():
+            continue  # the same photo named twice
+        else:
+            seen[target] = job.source.resolve()
+            kept.append(job)
+    return kept, problems
+
+
+def side_by_side(gray: np.ndarray, rgb: np.ndarray) -> np.ndarray:
+    """Gray (H, W) and colour (H, W, 3) -> one (H, 2W, 3) picture: grayscale | colour."""
+    return np.concatenate([np.repeat(gray[..., None], 3, axis=2).astype(np.float32), rgb], axis=1)
+
+
+def colorize_files(colorizer: Colorizer, inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike = "colorized",
+                   *, format: str | None = None, quality: int = 95, overwrite: bool = False,
+                   side_by_side_too: bool = False, progress: bool | None = None,
+                   on_error: Callable[[str, str], None] | None = None) -> ColorizeReport:
+    """Colorize photos to files in `out_dir`; one bad file is reported and the rest go on.
+
+    Outputs keep the input's size, format (unless `format`), EXIF and ICC profile; 16-bit inputs
+    give 16-bit PNG or TIFF. Inputs are never overwritten; existing outputs are skipped unless
+    `overwrite`. `on_error(input, reason)` is called for each failure as it happens.
+    """
+    from tqdm import tqdm
+
+    report = ColorizeReport()
+
+    def fail(source: str, reason: str) -> None:
+        report.failed.append((source, reason))
+        if on_error is not None:
+            on_error(source, reason)
+
+    jobs, problems = plan_outputs(inputs, out_dir, format)
+    for source, reason in problems:
+        fail(source, reason)
+    todo = []
+    for job in jobs:
+        if job.output.exists() and not overwrite:
+            report.skipped.append(job.output)
+        else:
+            todo.append(job)
+    show = progress if progress is not None else len(todo) > 3
+    bar = tqdm(total=len(todo), unit="photo", disable=not show, desc="colorizing")
+    for start in range(0, len(todo), colorizer.batch_size):
+        batch: list[tuple[_Job, LoadedImage]] = []
+        for job in todo[start:start + colorizer.batch_size]:
+            try:
+                batch.append((job, load_image(job.source)))
+            except ImageError as exc:
+                fail(str(job.source), str(exc))
+                bar.update(1)
+        if not batch:
+            continue
+        outputs = colorizer.colorize_loaded([im for _, im in batch])
+        for (job, im), rgb in zip(batch, outputs):
+            try:
+                _write_output(job.output, rgb, im, quality)
+                if side_by_side_too:
+                    pair = job.output.with_name(f"{job.output.stem}_side_by_side{job.output.suffix}")
+                    _write_output(pair, side_by_side(im.gray, rgb), im, quality, bit_depth=8)
+                report.done.append(job.output)
+            except (OSError, ValueError) as exc:
+                fail(str(job.source), f"{job.source.name}: cannot write {job.output}: {exc}")
+            bar.update(1)
+    bar.close()
+    return report
+
+
+def _write_output(path: Path, rgb: np.ndarray, source: LoadedImage, quality: int, bit_depth: int | None = None) -> None:
+    if bit_depth is None:
+        bit_depth = 16 if source.bit_depth == 16 and path.suffix.lower() in _SIXTEEN_BIT_SUFFIXES else 8
+    save_image(path, rgb, bit_depth=bit_depth, exif=source.exif, icc_profile=source.icc_profile, quality=quality)

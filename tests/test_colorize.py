@@ -1,0 +1,200 @@
+"""Colorizing at full resolution: sizes, luminance, metadata, 16-bit, batches, safety, weights."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from colorkit import color
+from colorkit.checkpoint import WeightsError
+from colorkit.cli import main
+from colorkit.colorize import Colorizer, colorize_files, join_luminance, working_shape
+from colorkit.demo import demo_images
+from tests.conftest import synthetic_rgb
+
+
+def _lum(rgb_uint8: np.ndarray) -> np.ndarray:
+    t = torch.from_numpy(rgb_uint8.astype(np.float64) / 255).permute(2, 0, 1)
+    return color.rgb_to_lab(t)[0].numpy()
+
+
+def _gray_file(path, h=48, w=64, seed=0, **save):
+    Image.fromarray(synthetic_rgb(h, w, seed)).convert("L").save(path, **save)
+    return path
+
+
+@pytest.fixture
+def colorizer(make_weights):
+    return Colorizer(weights=make_weights("jkspnet-lab"), device="cpu", size=32)
+
+
+def test_working_shape_rounds_to_model_multiple():
+    assert working_shape(768, 1024, 256, 8) == (256, 344)
+    assert working_shape(321, 481, 256, 16) == (256, 384)
+    assert working_shape(1, 1, 256, 16) == (256, 256)  # small photos are predicted at the working size
+    with pytest.raises(ValueError, match="smaller than the model's size multiple"):
+        working_shape(10, 10, 4, 8)
+
+
+@pytest.mark.parametrize("model", ["jkspnet-lab", "unet-rgb"])
+@pytest.mark.parametrize("hw", [(321, 481), (1, 1), (7, 300)])
+def test_output_has_input_size(make_weights, model, hw):
+    c = Colorizer(weights=make_weights(model), device="cpu", size=32)
+    gray = np.random.default_rng(0).uniform(size=hw).astype(np.float32)
+    out = c.colorize_gray([gray])[0]
+    assert out.shape == (*hw, 3) and out.dtype == np.float32
+    assert 0 <= out.min() and out.max() <= 1
+
+
+def test_luminance_preserved_on_real_photo(tmp_path, colorizer):
+    photo = demo_images()[0]  # a real photograph shipped with colorkit
+    gray = np.asarray(Image.open(photo).convert("L"))
+    Image.fromarray(gray).save(tmp_path / "in.png")
+    report = colorize_files(colorizer, [tmp_path / "in.png"], tmp_path / "out")
+    out = np.asarray(Image.open(report.done[0]).convert("RGB"))
+    assert out.shape[:2] == gray.shape
+    lum_in = _lum(np.repeat(gray[..., None], 3, axis=2))
+    assert np.abs(_lum(out) - lum_in).mean() < 0.5
+
+
+def test_call_accepts_pil_array_path_and_bytes(tmp_path, colorizer):
+    path = _gray_file(tmp_path / "a.png", 33, 51)
+    im = Image.open(path)
+    for source in (path, str(path), im, np.asarray(im), path.read_bytes()):
+        out = colorizer(source)
+        assert out.mode == "RGB" and out.size == (51, 33)
+
+
+def test_strip_join_equals_whole_join():
+    rng = np.random.default_rng(1)
+    gray = rng.uniform(size=(1100, 1000)).astype(np.float32)  # > 4 * 512^2 pixels: joined in strips
+    ab = torch.from_numpy(rng.uniform(-60, 60, size=(2, 40, 37)).astype(np.float32))
+    strips = join_luminance(gray, ab)
+    full_ab = torch.nn.functional.interpolate(ab[None], size=gray.shape, mode="bilinear", align_corners=False)[0]
+    lab = torch.cat([color.gray_to_l(torch.from_numpy(gray)[None]), full_ab])
+    whole = color.lab_to_rgb(lab).permute(1, 2, 0).numpy()
+    assert np.abs(strips - whole).max() < 1e-4  # float32 rounding, far below one 8-bit step
+
+
+def test_exif_and_icc_kept(tmp_path, colorizer):
+    from PIL import ImageCms
+
+    exif = Image.Exif()
+    exif[0x013B] = "A. Photographer"  # Artist
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    src = _gray_file(tmp_path / "p.jpg", exif=exif.tobytes())
+    Image.open(src).convert("RGB").save(src, exif=exif.tobytes(), icc_profile=icc)  # a colour-mode JPEG
+    report = colorize_files(colorizer, [src], tmp_path / "out")
+    out = Image.open(report.done[0])
+    assert out.format == "JPEG"
+    assert out.getexif().get(0x013B) == "A. Photographer"
+    assert out.info.get("icc_profile") == icc
+
+
+def test_sixteen_bit_round_trip(tmp_path, colorizer):
+    ramp = np.linspace(0, 65535, 40 * 60).reshape(40, 60).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")  # mode I;16
+    report = colorize_files(colorizer, [tmp_path / "deep.png"], tmp_path / "out")
+    out = report.done[0]
+    raw = out.read_bytes()
+    assert raw[24] == 16  # IHDR bit depth
+    from colorkit.imageio import load_image
+
+    back = load_image(out)
+    assert back.bit_depth == 16 and back.rgb.shape == (40, 60, 3)
+    lum_in = color.gray_to_l(torch.from_numpy(ramp.astype(np.float64) / 65535)[None])[0].numpy()
+    lum_out = color.rgb_to_lab(torch.from_numpy(back.rgb.astype(np.float64)).permute(2, 0, 1))[0].numpy()
+    assert np.abs(lum_out - lum_in).mean() < 0.05  # far finer than 8-bit steps allow
+
+
+def test_folder_with_corrupt_file(tmp_path, make_weights, capsys):
+    src = tmp_path / "photos"
+    (src / "sub").mkdir(parents=True)
+    for i, name in enumerate(["a.jpg", "b.png", "sub/c.jpg"]):
+        _gray_file(src / name, seed=i)
+    good = (src / "a.jpg").read_bytes()
+    (src / "broken.jpg").write_bytes(good[: len(good) // 2])
+    (src / "notes.txt").write_text("not a photo")
+    rc = main(["colorize", str(src), "-o", str(tmp_path / "out"), "--weights", str(make_weights()), "--size", "32"])
+    assert rc == 1
+    for name in ["a.jpg", "b.png", "sub/c.jpg"]:
+        assert Image.open(tmp_path / "out" / name).size == (64, 48)
+    captured = capsys.readouterr()
+    assert "broken.jpg" in captured.err and "3 done, 0 skipped, 1 failed" in captured.out
+    assert len([line for line in captured.err.splitlines() if "broken.jpg" in line]) == 1
+
+
+def test_inputs_never_overwritten(tmp_path, make_weights, capsys):
+    src = _gray_file(tmp_path / "a.png")
+    before = src.read_bytes()
+    rc = main(["colorize", str(src), "-o", str(tmp_path), "--weights", str(make_weights()), "--size", "32"])
+    assert rc == 1 and src.read_bytes() == before
+    assert "would overwrite an input" in capsys.readouterr().err
+
+
+def test_existing_outputs_skipped_unless_overwrite(tmp_path, colorizer):
+    src = _gray_file(tmp_path / "a.png")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"keep me")
+    report = colorize_files(colorizer, [src], out)
+    assert report.skipped == [out / "a.png"] and (out / "a.png").read_bytes() == b"keep me"
+    report = colorize_files(colorizer, [src], out, overwrite=True)
+    assert report.done == [out / "a.png"] and Image.open(out / "a.png").size == (64, 48)
+
+
+def test_format_and_side_by_side(tmp_path, colorizer):
+    src = _gray_file(tmp_path / "a.png")
+    report = colorize_files(colorizer, [src], tmp_path / "out", format="jpg", side_by_side_too=True)
+    assert report.done == [tmp_path / "out" / "a.jpg"]
+    assert Image.open(tmp_path / "out" / "a.jpg").format == "JPEG"
+    assert Image.open(tmp_path / "out" / "a_side_by_side.jpg").size == (128, 48)
+
+
+def test_colour_input_reduced_to_luminance_and_told_once(tmp_path, colorizer):
+    for i in range(2):
+        Image.fromarray(synthetic_rgb(seed=i)).save(tmp_path / f"c{i}.png")
+    with pytest.warns(UserWarning, match="only its luminance is used") as record:
+        colorize_files(colorizer, [tmp_path / "c0.png", tmp_path / "c1.png"], tmp_path / "out")
+    assert len([w for w in record if "luminance" in str(w.message)]) == 1
+
+
+def test_missing_weights_message():
+    with pytest.raises(WeightsError, match="no trained weights ship with colorkit for model 'unet-rgb'"):
+        Colorizer(model="unet-rgb")
+
+
+def test_wrong_model_weights_refused(make_weights, tmp_path, capsys):
+    path = make_weights("unet-rgb")
+    with pytest.raises(WeightsError, match="are for model 'unet-rgb', not 'jkspnet-lab'"):
+        Colorizer(model="jkspnet-lab", weights=path)
+    _gray_file(tmp_path / "a.png")
+    rc = main(["colorize", str(tmp_path / "a.png"), "--model", "jkspnet-lab", "--weights", str(path)])
+    assert rc == 2 and "not 'jkspnet-lab'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", [b"", b"not a weights file at all", b"PK\x03\x04garbage"])
+def test_bad_weights_files(tmp_path, content):
+    path = tmp_path / "w.safetensors"
+    path.write_bytes(content)
+    with pytest.raises(WeightsError, match="w.safetensors"):
+        Colorizer(weights=path)
+
+
+def test_missing_input_reported(tmp_path, colorizer):
+    report = colorize_files(colorizer, [tmp_path / "nope.jpg"], tmp_path / "out")
+    assert report.failed and "nope.jpg" in report.failed[0][0]
+
+
+def test_demo_with_weights_and_without(tmp_path, make_weights, capsys):
+    rc = main(["demo", "-o", str(tmp_path / "d"), "--weights", str(make_weights("jkspnet-lab")), "--size", "32"])
+    assert rc == 0
+    grid = Image.open(tmp_path / "d" / "demo_jkspnet-lab.png")
+    assert grid.width > 3 * 64
+    assert len(list((tmp_path / "d" / "jkspnet-lab").glob("*.png"))) == len(demo_images())
+    rc = main(["demo", "-o", str(tmp_path / "e"), "--model", "unet-rgb"])
+    assert rc == 1 and "no trained weights ship" in capsys.readouterr().err
