@@ -23,6 +23,74 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_info)
 
 
+def _add_colorize(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("colorize", help="colorize photos at their full resolution",
+                       description="Colorize grayscale photos (files, folders searched recursively, or globs). "
+                                   "Outputs have the input's size, format, EXIF and ICC profile; inputs are "
+                                   "never overwritten.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files, folders or glob patterns")
+    p.add_argument("-o", "--out", default="colorized", help="output folder (default: colorized/)")
+    p.add_argument("--model", help="model name (default: the weights file's model, else jkspnet-lab)")
+    p.add_argument("--weights", help="model.safetensors from `colorkit train`, or a training checkpoint "
+                                     "(default: the weights shipped with colorkit)")
+    p.add_argument("--size", type=int, default=256, help="working size: short side at which colour is predicted "
+                                                          "(default: 256)")
+    p.add_argument("--format", choices=["png", "jpg", "webp", "tiff"], help="output format (default: the input's)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100 (default: 95)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist already")
+    p.add_argument("--side-by-side", action="store_true", help="also write <name>_side_by_side: grayscale | colour")
+    p.add_argument("--batch-size", type=int, default=4, help="photos predicted together (default: 4)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+    p.set_defaults(func=_run_colorize)
+
+
+def _run_colorize(args: argparse.Namespace) -> int:
+    import warnings
+
+    from colorkit.colorize import Colorizer, colorize_files
+
+    if not 1 <= args.quality <= 100:
+        raise ValueError(f"--quality must be between 1 and 100, got {args.quality}")
+    warnings.formatwarning = lambda message, *a, **k: f"note: {message}\n"
+    colorizer = Colorizer(model=args.model, weights=args.weights, device=args.device, size=args.size,
+                          batch_size=args.batch_size)
+    report = colorize_files(colorizer, args.inputs, args.out, format=args.format, quality=args.quality,
+                            overwrite=args.overwrite, side_by_side_too=args.side_by_side,
+                            on_error=lambda source, reason: print(f"failed: {reason}", file=sys.stderr))
+    if report.skipped:
+        print(f"{len(report.skipped)} existing output(s) kept; pass --overwrite to replace them", file=sys.stderr)
+    print(f"{report.summary()} -> {args.out}")
+    return 1 if report.failed else 0
+
+
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="colorize the built-in example photos and draw comparison grids",
+                       description="Colorize a few built-in public-domain/CC0 photos with each model that has "
+                                   "weights and write grids of grayscale | colorized | original.")
+    p.add_argument("-o", "--out", default="demo", help="output folder (default: demo/)")
+    p.add_argument("--model", action="append", dest="models", metavar="NAME",
+                   help="model to run (repeatable; default: all models)")
+    p.add_argument("--weights", action="append", default=[], metavar="FILE",
+                   help="weights file to use instead of the shipped ones (repeatable; its model is read from the file)")
+    p.add_argument("--size", type=int, default=256, help="working size (default: 256)")
+    p.add_argument("--device", help="cpu, cuda, ... (default: cuda when present)")
+    p.set_defaults(func=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from colorkit.checkpoint import load_weights
+    from colorkit.demo import run_demo
+
+    weights = {load_weights(w).model_name: w for w in args.weights}
+    models = args.models or (sorted(weights) if weights else None)
+    result = run_demo(args.out, models=models, weights=weights, size=args.size, device=args.device)
+    for name, path in result.grids.items():
+        print(f"{name}: {len(result.outputs[name])} photos colorized; grid: {path}")
+    for name, reason in result.unavailable.items():
+        print(f"{name}: not run: {reason}", file=sys.stderr)
+    return 0 if result.grids else 1
+
+
 def _run_info(args: argparse.Namespace) -> int:
     from colorkit.models import create_model, get_model_info, list_models
     from colorkit.summary import format_summary, summarize
@@ -38,7 +106,7 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = (_add_info,)
+_COMMANDS = (_add_info, _add_colorize, _add_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
