@@ -198,3 +198,9 @@ def test_demo_with_weights_and_without(tmp_path, make_weights, capsys):
     assert len(list((tmp_path / "d" / "jkspnet-lab").glob("*.png"))) == len(demo_images())
     rc = main(["demo", "-o", str(tmp_path / "e"), "--model", "unet-rgb"])
     assert rc == 1 and "no trained weights ship" in capsys.readouterr().err
+
+
+def test_colorizer_exported_at_top_level():
+    import colorkit
+
+    assert colorkit.Colorizer is Colorizer
