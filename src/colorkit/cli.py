@@ -106,7 +106,51 @@ def _run_info(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = (_add_info, _add_colorize, _add_demo)
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="start a web page and HTTP API for colorizing photos",
+                       description="Serve a page for colorizing photos, and its HTTP API (POST /api/colorize, "
+                                   "GET /api/models, GET /healthz, docs at /docs), with uvicorn. Listens on this "
+                                   "machine only unless --host says otherwise; there is no authentication.")
+    p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1, loopback only)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
+    p.add_argument("--model", default="jkspnet-lab", help="model used when a request names none (default: jkspnet-lab)")
+    p.add_argument("--weights", action="append", default=[], metavar="FILE",
+                   help="weights file (repeatable; its model is read from the file; default: the shipped weights)")
+    p.add_argument("--size", type=int, default=256, help="working size used when a request names none (default: 256)")
+    p.add_argument("--max-upload-mb", type=float, default=25, help="largest accepted file in MB (default: 25)")
+    p.add_argument("--max-megapixels", type=float, default=40, help="largest accepted image in megapixels (default: 40)")
+    p.add_argument("--queue-size", type=int, default=16,
+                   help="requests that may wait beyond the batch in progress; more are refused with 503 (default: 16)")
+    p.add_argument("--batch-size", type=int, default=4, help="most requests colorized together (default: 4)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
+                   help="uvicorn's log level (default: info)")
+    p.set_defaults(func=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    try:
+        import uvicorn
+
+        from colorkit.web import ServeSettings, create_app
+    except ImportError as exc:
+        raise ValueError(f"needs the serve extras ({exc.name} is not installed): pip install 'colorkit[serve]'") from None
+    settings = ServeSettings(host=args.host, port=args.port, model=args.model, weights=tuple(args.weights),
+                             size=args.size, max_size=max(1024, args.size), batch_size=args.batch_size,
+                             max_upload_bytes=int(args.max_upload_mb * 1e6),
+                             max_pixels=int(args.max_megapixels * 1e6), queue_size=args.queue_size,
+                             device=args.device)
+    app = create_app(settings)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: listening on {args.host}: other machines can reach this server, which has no "
+              "authentication", file=sys.stderr)
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"colorkit serve: open http://{host}:{args.port}/ (Ctrl+C stops)", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    return 0
+
+
+_COMMANDS = (_add_info, _add_colorize, _add_demo, _add_serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
