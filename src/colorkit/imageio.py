@@ -75,6 +75,10 @@ _UPRIGHT = {
     8: Image.Transpose.ROTATE_90,
 }
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_SIGNATURES = (  # first bytes of the formats colorkit reads -> format name
+    (b"\xff\xd8\xff", "JPEG"), (_PNG_SIGNATURE, "PNG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
+    (b"II+\x00", "TIFF"), (b"MM\x00+", "TIFF"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"BM", "BMP"),
+)
 
 
 class ImageError(ValueError):
@@ -201,26 +205,43 @@ def _bomb_error(label: str, exc: Exception, max_pixels: int) -> ImageError:
     )
 
 
-@contextlib.contextmanager
-def _pillow_errors(label: str, max_pixels: int, what: str) -> Iterator[None]:
-    """Turn what Pillow raises while opening or decoding into ImageError; ignore its size warning.
+def _signature_format(head: bytes) -> str | None:
+    """The image format a file's first bytes announce, if any (to tell damaged images from non-images)."""
+    for prefix, name in _SIGNATURES:
+        if head.startswith(prefix):
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    return None
 
-    The size warning is ignored because the caller applies its own `max_pixels` limit.
+
+@contextlib.contextmanager
+def _pillow_errors(label: str, max_pixels: int, what: str, announced: str | None = None) -> Iterator[None]:
+    """Turn what Pillow raises while opening or decoding into ImageError; silence its warnings.
+
+    Pillow's size warning is silenced because the caller applies its own `max_pixels` limit; its
+    warnings about damaged metadata because damage that matters raises. `announced` is the format
+    the file's signature claims, so that a damaged image is not reported as "not an image".
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            warnings.simplefilter("ignore", UserWarning)
             yield
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
         raise _bomb_error(label, exc, max_pixels) from None
     except UnidentifiedImageError:
+        if announced is not None:
+            raise ImageError(f"{label}: damaged or truncated {announced} file (Pillow cannot read its header)") from None
         raise ImageError(f"{label}: not an image (or a format Pillow cannot read)") from None
     except MemoryError:
         raise ImageError(f"{label}: not enough memory to decode it") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error,
             zlib.error) as exc:
+        if announced is not None:
+            what = f"damaged or truncated {announced} file"
         raise ImageError(f"{label}: {what} ({type(exc).__name__}: {_one_line(exc)})") from None
 
 
@@ -345,8 +366,10 @@ def _decode(source: Any, max_pixels: int, full_rgb16: bool) -> _Decoded:
         fmt = image.format
     else:
         with _raw_stream(source, label) as raw:
+            announced = _signature_format(raw.read(16))
+            raw.seek(0)
             stream = _WatchedFile(raw)
-            with _pillow_errors(label, max_pixels, "not a readable image"):
+            with _pillow_errors(label, max_pixels, "not a readable image", announced):
                 image = Image.open(stream)
             fmt = image.format
             width, height = image.size
@@ -354,7 +377,8 @@ def _decode(source: Any, max_pixels: int, full_rgb16: bool) -> _Decoded:
                 raise _too_large(label, width * height, max_pixels)
             exif = None
             if fmt != "PNG":  # a PNG's EXIF may follow its pixels, and is read after them
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Exception), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
                     exif = image.getexif()
             stream.ran_out = False
             needs_low_bytes = full_rgb16 and _is_rgb16(image)
@@ -363,7 +387,8 @@ def _decode(source: Any, max_pixels: int, full_rgb16: bool) -> _Decoded:
             if stream.ran_out:
                 raise ImageError(f"{label}: truncated (the file ends before the image data does)")
             if fmt == "PNG":
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(Exception), warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
                     exif = image.getexif()
         if needs_low_bytes:
             high = np.asarray(image).astype(np.uint16)
@@ -383,6 +408,13 @@ def _decode(source: Any, max_pixels: int, full_rgb16: bool) -> _Decoded:
         icc_profile=_rgb_profile(source_icc), source_icc=source_icc if isinstance(source_icc, bytes) else None,
         rgb16=rgb16,
     )
+
+
+def _unit(image: Image.Image, top: float) -> np.ndarray:
+    """Pixels of a PIL image as float32 divided by `top` (255 or 65535)."""
+    values = np.asarray(image, dtype=np.float32)
+    values /= top
+    return values
 
 
 def _over_white(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -429,12 +461,12 @@ def _float_pixels(decoded: _Decoded) -> tuple[np.ndarray, bool, int]:
         return values, True, 16
     mode = image.mode
     if mode in ("1", "L") and "transparency" not in image.info:
-        return np.asarray(image.convert("L"), dtype=np.float32) / 255.0, False, 8
+        return _unit(image.convert("L"), 255.0), False, 8
     if mode in ("1", "L", "LA", "La"):
-        gray_alpha = np.asarray(image.convert("LA"), dtype=np.float32) / 255.0
+        gray_alpha = _unit(image.convert("LA"), 255.0)
         return _over_white(gray_alpha[..., 0], gray_alpha[..., 1]), False, 8
     if mode.startswith("I;16"):
-        return np.asarray(image).astype(np.float32) / 65535.0, False, 16
+        return _unit(image, 65535.0), False, 16
     if mode == "I":
         values = np.asarray(image)
         if values.size and (values.min() < 0 or values.max() > 65535):
@@ -445,16 +477,16 @@ def _float_pixels(decoded: _Decoded) -> tuple[np.ndarray, bool, int]:
     if mode == "F":
         return _scale_float(np.asarray(image, dtype=np.float32), label), False, 16
     if mode == "RGB":
-        return np.asarray(image, dtype=np.float32) / 255.0, True, 8
+        return _unit(image, 255.0), True, 8
     if mode == "CMYK":
-        return np.asarray(_cmyk_to_rgb(image, decoded.source_icc), dtype=np.float32) / 255.0, True, 8
+        return _unit(_cmyk_to_rgb(image, decoded.source_icc), 255.0), True, 8
     if mode == "P" and "transparency" not in image.info and (image.palette is None or image.palette.mode == "RGB"):
-        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0, True, 8
+        return _unit(image.convert("RGB"), 255.0), True, 8
     if mode in ("RGBA", "RGBa", "P", "PA"):
-        rgba = np.asarray(image.convert("RGBA"), dtype=np.float32) / 255.0
+        rgba = _unit(image.convert("RGBA"), 255.0)
         return _over_white(rgba[..., :3], rgba[..., 3]), True, 8
     try:
-        return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0, True, 8
+        return _unit(image.convert("RGB"), 255.0), True, 8
     except (ValueError, OSError):
         raise ImageError(f"{label}: unsupported image mode {mode!r}") from None
 
@@ -472,8 +504,13 @@ def _gray_from_rgb(rgb: np.ndarray) -> np.ndarray:
 
 
 def _has_real_color(rgb: np.ndarray) -> bool:
-    spread = rgb.max(axis=-1) - rgb.min(axis=-1)
-    return bool(spread.size and spread.max() > _COLOR_TOLERANCE + 1e-6)
+    """True if some pixel of (H, W, 3) rgb has channels further apart than the gray tolerance."""
+    for top in range(0, rgb.shape[0], _GRAY_CHUNK_ROWS):  # in chunks: colour photos stop at the first
+        red, green, blue = (rgb[top:top + _GRAY_CHUNK_ROWS, :, c] for c in range(3))
+        spread = np.maximum(np.maximum(red, green), blue) - np.minimum(np.minimum(red, green), blue)
+        if spread.max(initial=0.0) > _COLOR_TOLERANCE + 1e-6:
+            return True
+    return False
 
 
 def _loaded(path: Path | None, name: str, fmt: str | None, pixels: np.ndarray, has_color: bool,

@@ -1,0 +1,624 @@
+"""Tests for colorkit.imageio: every mode and format on tiny synthetic files, metadata, bad files, writing."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageCms, ImageFile, ImageOps
+
+from colorkit import imageio
+from colorkit.color import l_to_gray
+from colorkit.imageio import (
+    DEFAULT_MAX_PIXELS,
+    IMAGE_SUFFIXES,
+    ImageError,
+    LoadedImage,
+    find_images,
+    load_image,
+    open_image,
+    open_rgb,
+    save_image,
+)
+from tests.conftest import synthetic_rgb
+
+# ------------------------------------------------------------------------------------------ helpers
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def _png16(samples: np.ndarray, color_type: int) -> bytes:
+    """A 16-bit PNG written by hand: (H, W, C) uint16, colour type 2 (RGB) or 6 (RGBA)."""
+    height, width, channels = samples.shape
+    rows = samples.astype(">u2").reshape(height, width * channels).view(np.uint8)
+    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 16, color_type, 0, 0, 0))
+        + _png_chunk(b"IDAT", zlib.compress(raw))
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def _gray_icc_profile() -> bytes:
+    """A minimal, valid ICC v2 monochrome display profile (gray colour space, gamma 2.2)."""
+
+    def s15(v: float) -> bytes:
+        return struct.pack(">i", round(v * 65536))
+
+    desc_text = b"colorkit test gray\x00"
+    desc = b"desc\x00\x00\x00\x00" + struct.pack(">I", len(desc_text)) + desc_text
+    desc += b"\x00" * 8 + b"\x00\x00\x00" + b"\x00" * 67
+    tags = [
+        (b"desc", desc),
+        (b"wtpt", b"XYZ \x00\x00\x00\x00" + s15(0.9642) + s15(1.0) + s15(0.8249)),
+        (b"kTRC", b"curv\x00\x00\x00\x00" + struct.pack(">IH", 1, round(2.2 * 256)) + b"\x00\x00"),
+        (b"cprt", b"text\x00\x00\x00\x00" + b"none\x00\x00\x00\x00"),
+    ]
+    offset = 128 + 4 + 12 * len(tags)
+    table, data = struct.pack(">I", len(tags)), b""
+    for sig, body in tags:
+        body += b"\x00" * (-len(body) % 4)
+        table += sig + struct.pack(">II", offset + len(data), len(body))
+        data += body
+    size = offset + len(data)
+    header = (
+        struct.pack(">I", size) + b"\x00" * 4 + bytes([2, 0x10, 0, 0]) + b"mntr" + b"GRAY" + b"XYZ "
+        + b"\x00" * 12 + b"acsp" + b"\x00" * 24 + struct.pack(">I", 0) + s15(0.9642) + s15(1.0) + s15(0.8249)
+        + b"\x00" * 48
+    )
+    assert len(header) == 128
+    return header + table + data
+
+
+def _srgb_icc_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def _exif(orientation: int, make: str = "colorkit-test") -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif[0x010F] = make
+    return exif.tobytes()
+
+
+def _orientation_of(exif_bytes: bytes) -> int:
+    exif = Image.Exif()
+    exif.load(exif_bytes)
+    return exif.get(0x0112)
+
+
+def _no_temp_files(folder: Path) -> bool:
+    return not [p for p in folder.iterdir() if p.name.startswith(".") or ".tmp" in p.name]
+
+
+@pytest.fixture
+def rgb8() -> np.ndarray:
+    return synthetic_rgb(12, 16)
+
+
+# ------------------------------------------------------------------------------------------ API
+
+
+def test_constants():
+    assert DEFAULT_MAX_PIXELS == 120_000_000
+    assert 6000 * 4000 <= DEFAULT_MAX_PIXELS < 20000 * 20000
+    assert IMAGE_SUFFIXES == {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
+    assert issubclass(ImageError, ValueError)
+
+
+# ------------------------------------------------------------------------------------------ modes
+
+
+def test_mode_1(tmp_path):
+    values = np.array([[0, 255, 0], [255, 255, 0]], np.uint8)
+    Image.fromarray(values).convert("1").save(tmp_path / "bw.png")
+    loaded = load_image(tmp_path / "bw.png")
+    assert open_image(tmp_path / "bw.png").mode == "1"
+    assert loaded.rgb is None and not loaded.is_color and loaded.bit_depth == 8
+    np.testing.assert_array_equal(loaded.gray, values / 255.0)
+
+
+def test_mode_l(tmp_path):
+    values = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    Image.fromarray(values, mode="L").save(tmp_path / "gray.png")
+    loaded = load_image(tmp_path / "gray.png")
+    assert isinstance(loaded, LoadedImage)
+    assert loaded.gray.dtype == np.float32 and loaded.gray.shape == (3, 4)
+    assert loaded.path == tmp_path / "gray.png" and loaded.name == "gray.png" and loaded.format == "PNG"
+    assert loaded.rgb is None and not loaded.is_color and loaded.bit_depth == 8
+    np.testing.assert_allclose(loaded.gray, values / 255.0, atol=1e-7)
+
+
+def test_mode_la_composites_on_white(tmp_path):
+    la = np.zeros((2, 2, 2), np.uint8)
+    la[..., 0] = 0  # black
+    la[..., 1] = [[255, 0], [128, 255]]  # opaque, transparent, half, opaque
+    Image.fromarray(la, mode="LA").save(tmp_path / "la.png")
+    gray = load_image(tmp_path / "la.png").gray
+    np.testing.assert_allclose(gray, [[0.0, 1.0], [1 - 128 / 255, 0.0]], atol=1e-6)
+
+
+def test_mode_p_without_transparency(tmp_path):
+    palette = [255, 0, 0, 0, 0, 255] + [0] * (256 * 3 - 6)
+    image = Image.fromarray(np.array([[0, 1], [1, 0]], np.uint8), mode="P")
+    image.putpalette(palette)
+    image.save(tmp_path / "p.png")
+    loaded = load_image(tmp_path / "p.png")
+    assert loaded.is_color
+    np.testing.assert_allclose(loaded.rgb[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(loaded.rgb[0, 1], [0, 0, 1])
+
+
+def test_mode_p_with_transparency(tmp_path):
+    palette = [255, 0, 0, 0, 0, 255] + [0] * (256 * 3 - 6)
+    image = Image.fromarray(np.array([[0, 1], [1, 0]], np.uint8), mode="P")
+    image.putpalette(palette)
+    image.save(tmp_path / "pt.png", transparency=1)  # index 1 (blue) is transparent
+    loaded = load_image(tmp_path / "pt.png")
+    np.testing.assert_allclose(loaded.rgb[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(loaded.rgb[0, 1], [1, 1, 1])  # transparent -> white
+    assert open_rgb(tmp_path / "pt.png").getpixel((1, 0)) == (255, 255, 255)
+
+
+def test_mode_rgb(tmp_path, rgb8):
+    Image.fromarray(rgb8).save(tmp_path / "rgb.png")
+    loaded = load_image(tmp_path / "rgb.png")
+    assert loaded.is_color and loaded.bit_depth == 8
+    np.testing.assert_allclose(loaded.rgb, rgb8 / 255.0, atol=1e-7)
+
+
+def test_mode_rgba_composites_on_white(tmp_path):
+    rgba = np.array([[[255, 0, 0, 255], [0, 0, 255, 0]], [[0, 255, 0, 128], [0, 0, 0, 255]]], np.uint8)
+    Image.fromarray(rgba, mode="RGBA").save(tmp_path / "rgba.png")
+    rgb = load_image(tmp_path / "rgba.png").rgb
+    a = 128 / 255
+    np.testing.assert_allclose(rgb[0, 0], [1, 0, 0], atol=1e-6)
+    np.testing.assert_allclose(rgb[0, 1], [1, 1, 1], atol=1e-6)
+    np.testing.assert_allclose(rgb[1, 0], [1 - a, 1, 1 - a], atol=1e-6)
+    assert open_rgb(tmp_path / "rgba.png").getpixel((1, 0)) == (255, 255, 255)
+
+
+def test_mode_cmyk(tmp_path):
+    cmyk = np.zeros((2, 2, 4), np.uint8)
+    cmyk[0, 0] = [0, 255, 255, 0]  # red
+    cmyk[1, 1] = [0, 0, 0, 255]  # black
+    Image.fromarray(cmyk, mode="CMYK").save(tmp_path / "cmyk.jpg", quality=100)
+    Image.fromarray(cmyk, mode="CMYK").save(tmp_path / "cmyk.tif")
+    assert open_image(tmp_path / "cmyk.tif").mode == "CMYK"
+    loaded = load_image(tmp_path / "cmyk.tif")
+    assert loaded.is_color
+    np.testing.assert_allclose(loaded.rgb[0, 0], [1, 0, 0])
+    np.testing.assert_allclose(loaded.rgb[0, 1], [1, 1, 1])
+    np.testing.assert_allclose(loaded.rgb[1, 1], [0, 0, 0])
+    jpeg = load_image(tmp_path / "cmyk.jpg")
+    assert jpeg.rgb.shape == (2, 2, 3) and jpeg.is_color
+    assert open_rgb(tmp_path / "cmyk.tif").mode == "RGB"
+
+
+def test_mode_i16_png_is_not_clipped(tmp_path):
+    values = np.array([[0, 32768], [65535, 1000]], np.uint16)
+    Image.fromarray(values).save(tmp_path / "g16.png")
+    assert open_image(tmp_path / "g16.png").mode.startswith("I")
+    loaded = load_image(tmp_path / "g16.png")
+    assert loaded.bit_depth == 16 and loaded.rgb is None
+    np.testing.assert_allclose(loaded.gray, values / 65535.0, atol=1e-7)
+    assert abs(loaded.gray[0, 1] - 0.5) < 1e-4
+    assert open_rgb(tmp_path / "g16.png").getpixel((1, 0)) == (128, 128, 128)
+
+
+def test_mode_i16_tiff_both_byte_orders(tmp_path):
+    values = np.array([[0, 32768, 65535]], np.uint16)
+    for mode in ("I;16", "I;16B"):
+        image = Image.frombytes(mode, (3, 1), values.astype("<u2" if mode == "I;16" else ">u2").tobytes())
+        image.save(tmp_path / f"{mode[-1]}.tif")
+        loaded = load_image(tmp_path / f"{mode[-1]}.tif")
+        assert loaded.bit_depth == 16
+        np.testing.assert_allclose(loaded.gray, values / 65535.0, atol=1e-7)
+        loaded = load_image(image)  # the in-memory image itself, too
+        np.testing.assert_allclose(loaded.gray, values / 65535.0, atol=1e-7)
+
+
+def test_mode_i_from_16_bit_data():
+    image = Image.fromarray(np.array([[0, 32768, 65535]], np.int32), mode="I")
+    loaded = load_image(image)
+    assert loaded.bit_depth == 16 and loaded.name == "<image>"
+    np.testing.assert_allclose(loaded.gray, [[0, 32768 / 65535, 1]], atol=1e-7)
+    bad = Image.fromarray(np.array([[0, 70000]], np.int32), mode="I")
+    with pytest.raises(ImageError, match="32-bit"):
+        load_image(bad)
+
+
+def test_mode_f(tmp_path):
+    values = np.array([[0.0, 0.25], [0.5, 1.0]], np.float32)
+    Image.fromarray(values, mode="F").save(tmp_path / "f.tif")
+    assert open_image(tmp_path / "f.tif").mode == "F"
+    np.testing.assert_allclose(load_image(tmp_path / "f.tif").gray, values, atol=1e-7)
+    np.testing.assert_allclose(load_image(Image.fromarray(values * 255, mode="F")).gray, values, atol=1e-6)
+
+
+def test_16_bit_rgb_and_rgba_png_keep_full_precision(tmp_path):
+    rgb = np.array([[[0, 32768, 65535], [257, 1, 65534]]], np.uint16)
+    (tmp_path / "rgb16.png").write_bytes(_png16(rgb, 2))
+    loaded = load_image(tmp_path / "rgb16.png")
+    assert loaded.bit_depth == 16 and loaded.is_color
+    np.testing.assert_allclose(loaded.rgb, rgb / 65535.0, atol=1e-7)
+    assert open_rgb(tmp_path / "rgb16.png").getpixel((0, 0)) == (0, 128, 255)
+
+    rgba = np.array([[[65535, 0, 0, 65535], [0, 0, 0, 0]]], np.uint16)
+    (tmp_path / "rgba16.png").write_bytes(_png16(rgba, 6))
+    np.testing.assert_allclose(load_image(tmp_path / "rgba16.png").rgb, [[[1, 0, 0], [1, 1, 1]]], atol=1e-7)
+
+
+def test_numpy_arrays():
+    gray8 = load_image(np.array([[0, 255]], np.uint8))
+    assert gray8.name == "<array>" and gray8.path is None and gray8.format is None
+    assert gray8.bit_depth == 8 and gray8.rgb is None
+    np.testing.assert_allclose(gray8.gray, [[0, 1]])
+    gray16 = load_image(np.array([[32768]], np.uint16)[..., None])
+    assert gray16.bit_depth == 16 and abs(gray16.gray[0, 0] - 0.5) < 1e-4
+    color = load_image(np.array([[[1.0, 0.0, 0.0]]], np.float64))
+    assert color.is_color and color.rgb.dtype == np.float32
+    rgba = load_image(np.array([[[0, 0, 0, 0]]], np.uint8))
+    np.testing.assert_allclose(rgba.rgb, [[[1, 1, 1]]])
+    for bad in (np.zeros((2, 2, 2), np.uint8), np.zeros((2, 2), np.int64), np.full((2, 2), 2.0),
+                np.full((2, 2), np.nan), np.zeros((0, 3), np.uint8)):
+        with pytest.raises(ImageError, match="<array>"):
+            load_image(bad)
+    with pytest.raises(ImageError, match="too large"):
+        load_image(np.zeros((10, 10), np.uint8), max_pixels=99)
+
+
+# ------------------------------------------------------------------------------------------ formats
+
+
+@pytest.mark.parametrize(
+    ("suffix", "fmt", "params", "atol"),
+    [
+        (".png", "PNG", {}, 0),
+        (".bmp", "BMP", {}, 0),
+        (".tif", "TIFF", {}, 0),
+        (".webp", "WEBP", {"lossless": True}, 0),
+        (".jpg", "JPEG", {"quality": 95, "subsampling": 0}, 4),  # lossy: mean error
+    ],
+)
+def test_formats_rgb(tmp_path, rgb8, suffix, fmt, params, atol):
+    path = tmp_path / f"photo{suffix}"
+    Image.fromarray(rgb8).save(path, **params)
+    loaded = load_image(path)
+    assert loaded.format == fmt and loaded.is_color and loaded.bit_depth == 8
+    error = np.abs(loaded.rgb * 255 - rgb8)
+    assert (error.mean() if fmt == "JPEG" else error.max()) <= atol + 1e-4
+    assert open_rgb(path).mode == "RGB"
+    assert load_image(path.read_bytes()).name == "<bytes>"
+
+
+@pytest.mark.parametrize("suffix", [".tif", ".png", ".jpg", ".bmp"])
+def test_formats_gray(tmp_path, suffix):
+    values = np.tile(np.arange(0, 256, 16, dtype=np.uint8), (8, 1))
+    Image.fromarray(values, mode="L").save(tmp_path / f"g{suffix}")
+    loaded = load_image(tmp_path / f"g{suffix}")
+    assert loaded.rgb is None and not loaded.is_color
+    assert np.abs(loaded.gray * 255 - values).max() <= (3 if suffix == ".jpg" else 1e-4)
+
+
+def test_gif_first_frame(tmp_path):
+    red = Image.new("RGB", (4, 4), (255, 0, 0))
+    blue = Image.new("RGB", (4, 4), (0, 0, 255))
+    red.save(tmp_path / "anim.gif", save_all=True, append_images=[blue], duration=100, loop=0)
+    loaded = load_image(tmp_path / "anim.gif")
+    assert loaded.format == "GIF" and loaded.is_color
+    np.testing.assert_allclose(loaded.rgb[0, 0], [1, 0, 0])
+
+
+# ------------------------------------------------------------------------------------------ metadata
+
+
+def test_exif_orientation_makes_pixels_upright(tmp_path):
+    pixels = np.zeros((2, 3), np.uint8)
+    pixels[0, 0] = 255  # top-left marker in the stored orientation
+    for orientation in range(1, 9):
+        path = tmp_path / f"o{orientation}.png"
+        Image.fromarray(pixels, mode="L").save(path, exif=_exif(orientation))
+        loaded = load_image(path)
+        expected = np.asarray(ImageOps.exif_transpose(Image.open(path))) / 255.0
+        np.testing.assert_array_equal(loaded.gray, expected)
+        assert loaded.gray.shape == ((3, 2) if orientation >= 5 else (2, 3))
+        assert _orientation_of(loaded.exif) == 1
+        exif = Image.Exif()
+        exif.load(loaded.exif)
+        assert exif[0x010F] == "colorkit-test"  # the rest of the EXIF is kept
+        assert open_image(path).size == (loaded.gray.shape[1], loaded.gray.shape[0])
+
+
+def test_exif_orientation_jpeg_and_16_bit_tiff(tmp_path):
+    rgb = np.zeros((4, 8, 3), np.uint8)
+    rgb[:, :4] = (255, 0, 0)
+    Image.fromarray(rgb).save(tmp_path / "r.jpg", exif=_exif(6), quality=100)
+    loaded = load_image(tmp_path / "r.jpg")
+    assert loaded.rgb.shape == (8, 4, 3) and _orientation_of(loaded.exif) == 1
+    assert loaded.rgb[0, 3, 0] > 0.9 and loaded.rgb[7, 3, 0] < 0.1  # red half rotated to the top
+
+    rgb16 = np.zeros((2, 3, 3), np.uint16)
+    rgb16[0, 0] = (65535, 1, 2)
+    save_image(tmp_path / "r16.tif", rgb16, bit_depth=16, exif=_exif(8))
+    loaded = load_image(tmp_path / "r16.tif")
+    assert loaded.bit_depth == 16 and loaded.rgb.shape == (3, 2, 3)
+    np.testing.assert_allclose(loaded.rgb[2, 0] * 65535, [65535, 1, 2], atol=1e-3)  # rotated 90 ccw
+    assert _orientation_of(loaded.exif) == 1
+
+
+def test_icc_srgb_kept_gray_dropped(tmp_path, rgb8):
+    srgb, gray_icc = _srgb_icc_profile(), _gray_icc_profile()
+    assert ImageCms.ImageCmsProfile(io.BytesIO(gray_icc)).profile.xcolor_space.strip() == "GRAY"
+    Image.fromarray(rgb8).save(tmp_path / "srgb.png", icc_profile=srgb)
+    Image.fromarray(rgb8).save(tmp_path / "srgb.jpg", icc_profile=srgb)
+    Image.fromarray(rgb8[..., 0]).save(tmp_path / "gray.jpg", icc_profile=gray_icc)
+    Image.fromarray(rgb8[..., 0]).save(tmp_path / "gray.png", icc_profile=gray_icc)
+    assert load_image(tmp_path / "srgb.png").icc_profile == srgb
+    assert load_image(tmp_path / "srgb.jpg").icc_profile == srgb
+    assert load_image(tmp_path / "gray.jpg").icc_profile is None
+    assert load_image(tmp_path / "gray.png").icc_profile is None
+
+
+def test_gray_profile_detected_from_header_without_imagecms(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_imagecms(name, globals=None, locals=None, fromlist=(), level=0):
+        if name == "PIL" and fromlist and "ImageCms" in fromlist:
+            raise ImportError("no ImageCms")
+        return real_import(name, globals, locals, fromlist, level)
+
+    monkeypatch.setattr(builtins, "__import__", no_imagecms)
+    assert imageio._profile_space(_gray_icc_profile()) == "GRAY"
+    assert imageio._rgb_profile(_gray_icc_profile()) is None
+    assert imageio._rgb_profile(_srgb_icc_profile()) is not None
+
+
+@pytest.mark.parametrize(("name", "bit_depth"), [("o.jpg", 8), ("o.png", 8), ("o.webp", 8), ("o.tif", 8),
+                                                 ("o16.png", 16), ("o16.tif", 16)])
+def test_save_carries_exif_and_icc(tmp_path, rgb8, name, bit_depth):
+    srgb = _srgb_icc_profile()
+    save_image(tmp_path / name, rgb8, bit_depth=bit_depth, exif=_exif(1, make="carried"), icc_profile=srgb)
+    loaded = load_image(tmp_path / name)
+    assert loaded.icc_profile == srgb
+    exif = Image.Exif()
+    exif.load(loaded.exif)
+    assert exif[0x010F] == "carried" and exif[0x0112] == 1
+    assert loaded.bit_depth == bit_depth
+
+
+def test_tiff_source_exif_drops_layout_tags(tmp_path, rgb8):
+    Image.fromarray(rgb8).save(tmp_path / "s.tif", exif=_exif(1, make="tiffmake"))
+    loaded = load_image(tmp_path / "s.tif")
+    exif = Image.Exif()
+    exif.load(loaded.exif)
+    assert exif[0x010F] == "tiffmake"
+    assert 273 not in exif and 256 not in exif  # StripOffsets, ImageWidth belong to the source file
+
+
+# ------------------------------------------------------------------------------------------ colour
+
+
+def test_color_vs_gray_detection(tmp_path, rgb8):
+    gray3 = np.repeat(rgb8[..., :1], 3, axis=-1)
+    Image.fromarray(gray3).save(tmp_path / "gray3.png")
+    loaded = load_image(tmp_path / "gray3.png")
+    assert not loaded.is_color and loaded.rgb is not None  # colour channels, no real colour
+    np.testing.assert_allclose(loaded.gray, gray3[..., 0] / 255.0, atol=1e-5)
+
+    noisy = gray3.astype(np.int16)
+    noisy[::2, ::3, 1] += 1  # one level of channel noise still counts as gray
+    assert not load_image(np.clip(noisy, 0, 255).astype(np.uint8)).is_color
+    tinted = gray3.copy()
+    tinted[0, 0] = (200, 100, 50)  # one really coloured pixel
+    assert load_image(tinted).is_color
+    assert load_image(rgb8).is_color
+
+
+def test_gray_from_color_has_the_same_lab_lightness(rgb8):
+    from skimage.color import rgb2lab
+
+    loaded = load_image(rgb8)
+    lightness = rgb2lab(rgb8 / 255.0)[..., 0]
+    expected = l_to_gray(torch.from_numpy(lightness).float()[None]).numpy()[0]
+    np.testing.assert_allclose(loaded.gray, expected, atol=2e-4)
+    luma = rgb8 @ np.array([0.299, 0.587, 0.114]) / 255.0
+    assert np.abs(loaded.gray - luma).max() > 0.02  # not the 0.299 luma
+
+
+# ------------------------------------------------------------------------------------------ writing
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif", ".tiff"])
+def test_16_bit_round_trip(tmp_path, suffix):
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 65536, size=(7, 9, 3), dtype=np.uint16)
+    save_image(tmp_path / f"r{suffix}", rgb, bit_depth=16)
+    loaded = load_image(tmp_path / f"r{suffix}")
+    assert loaded.bit_depth == 16
+    assert np.abs(loaded.rgb * 65535.0 - rgb).max() < 1e-4 * 65535
+    save_image(tmp_path / f"f{suffix}", rgb / 65535.0, bit_depth=16)  # float input too
+    assert np.abs(load_image(tmp_path / f"f{suffix}").rgb - rgb / 65535.0).max() < 1e-4
+
+
+def test_16_bit_tiff_is_readable_by_tifffile(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    rgb = np.arange(5 * 4 * 3, dtype=np.uint16).reshape(5, 4, 3) * 1000
+    save_image(tmp_path / "t.tif", rgb, bit_depth=16, icc_profile=_srgb_icc_profile())
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "t.tif"), rgb)
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".jpeg", ".png", ".tif", ".bmp", ".webp", ".gif"])
+def test_save_every_format(tmp_path, rgb8, suffix):
+    path = tmp_path / "sub" / f"out{suffix}"
+    save_image(path, rgb8 / 255.0, bit_depth=16)  # 16 falls back to 8 where the format has no 16 bit
+    loaded = load_image(path)
+    assert loaded.rgb.shape == rgb8.shape
+    assert loaded.bit_depth == (16 if suffix in (".png", ".tif") else 8)
+    assert _no_temp_files(path.parent)
+
+
+def test_save_format_argument_and_bad_input(tmp_path, rgb8):
+    save_image(tmp_path / "noext", rgb8, format="jpg")
+    assert load_image(tmp_path / "noext").format == "JPEG"
+    with pytest.raises(ValueError, match="suffix"):
+        save_image(tmp_path / "x.xyz", rgb8)
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        save_image(tmp_path / "x.png", rgb8[..., 0])
+    with pytest.raises(ValueError, match="bit_depth"):
+        save_image(tmp_path / "x.png", rgb8, bit_depth=12)
+    with pytest.raises(ValueError, match="NaN"):
+        save_image(tmp_path / "x.png", np.full((2, 2, 3), np.nan))
+    assert not (tmp_path / "x.png").exists()
+
+
+@pytest.mark.parametrize(("name", "bit_depth", "writer"), [("a.png", 16, "_write_png16"), ("a.png", 8, None)])
+def test_save_is_atomic(tmp_path, monkeypatch, rgb8, name, bit_depth, writer):
+    target = tmp_path / name
+    save_image(target, rgb8)
+    before = target.read_bytes()
+
+    def fail(self_or_file, *args, **kwargs):
+        path = args[0] if writer is None else None
+        if writer is None:
+            Path(path).write_bytes(b"partial")
+        else:
+            self_or_file.write(b"partial")
+        raise RuntimeError("disk on fire")
+
+    if writer is None:
+        monkeypatch.setattr(Image.Image, "save", fail)
+    else:
+        monkeypatch.setattr(imageio, writer, fail)
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        save_image(target, rgb8, bit_depth=bit_depth)
+    with pytest.raises(RuntimeError):
+        save_image(tmp_path / "new.png", rgb8, bit_depth=bit_depth)
+    assert target.read_bytes() == before  # the old file is intact
+    assert not (tmp_path / "new.png").exists()  # no partial new file
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # and no temporary files
+
+
+# ------------------------------------------------------------------------------------------ bad files
+
+
+def _truncated(tmp_path: Path, name: str, rgb8: np.ndarray, **params) -> Path:
+    full = io.BytesIO()
+    Image.fromarray(np.tile(rgb8, (4, 4, 1))).save(full, format=Image.registered_extensions()[Path(name).suffix],
+                                                   **params)
+    path = tmp_path / name
+    path.write_bytes(full.getvalue()[: len(full.getvalue()) // 2])
+    return path
+
+
+def _check_error(path, match: str, **kwargs):
+    with pytest.raises(ImageError, match=match) as info:
+        load_image(path, **kwargs)
+    message = str(info.value)
+    assert "\n" not in message and Path(path).name in message
+    with pytest.raises(ImageError):
+        open_image(path, **kwargs)
+    return message
+
+
+def test_zero_bytes(tmp_path):
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    _check_error(tmp_path / "empty.jpg", "empty")
+    with pytest.raises(ImageError, match="empty"):
+        load_image(b"")
+
+
+@pytest.mark.parametrize("load_truncated", [False, True])
+@pytest.mark.parametrize(("name", "params"), [("cut.jpg", {"quality": 90}), ("cut.png", {}), ("cut.tif", {}),
+                                              ("cut.webp", {})])
+def test_truncated(tmp_path, monkeypatch, rgb8, name, params, load_truncated):
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", load_truncated)  # set by some other library
+    path = _truncated(tmp_path, name, rgb8, **params)
+    _check_error(path, "truncated|corrupt|not a readable|not an image")
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is load_truncated
+
+
+def test_truncated_16_bit_rgb_png(tmp_path):
+    data = _png16(np.random.default_rng(1).integers(0, 65536, (32, 32, 3), dtype=np.uint16), 2)
+    (tmp_path / "cut16.png").write_bytes(data[: len(data) // 2])
+    _check_error(tmp_path / "cut16.png", "truncated|corrupt")
+
+
+def test_not_an_image(tmp_path):
+    (tmp_path / "notes.png").write_text("these are not pixels\n")
+    message = _check_error(tmp_path / "notes.png", "not an image")
+    assert message.startswith(str(tmp_path / "notes.png") + ": ")
+
+
+def test_bomb_by_max_pixels(tmp_path, rgb8):
+    Image.fromarray(rgb8).save(tmp_path / "big.png")
+    message = _check_error(tmp_path / "big.png", "too large", max_pixels=100)
+    assert f"{12 * 16} pixels > limit 100" in message
+    with pytest.raises(ImageError, match="too large"):
+        load_image(Image.fromarray(rgb8), max_pixels=100)
+
+
+def test_bomb_from_header(tmp_path):
+    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 1000)
+    data = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
+    (tmp_path / "bomb.png").write_bytes(data)
+    assert len(data) < 200
+    limit = Image.MAX_IMAGE_PIXELS
+    message = _check_error(tmp_path / "bomb.png", "too large")
+    assert "400000000 pixels" in message
+    assert Image.MAX_IMAGE_PIXELS == limit  # global Pillow state untouched
+
+
+def test_missing_path_and_directory(tmp_path):
+    _check_error(tmp_path / "missing.jpg", "no such file")
+    (tmp_path / "folder.png").mkdir()
+    _check_error(tmp_path / "folder.png", "folder")
+
+
+def test_open_image_returns_loaded_upright_copy(tmp_path, rgb8):
+    source = Image.fromarray(rgb8)
+    opened = open_image(source)
+    assert opened is not source and opened.size == (16, 12)
+    Image.fromarray(rgb8).save(tmp_path / "x.png")
+    image = open_image(tmp_path / "x.png")
+    assert image.mode == "RGB" and np.array_equal(np.asarray(image), rgb8)
+
+
+# ------------------------------------------------------------------------------------------ finding
+
+
+def test_find_images_folders_globs_and_missing(tmp_path):
+    (tmp_path / "a" / "deep").mkdir(parents=True)
+    (tmp_path / "a" / ".hidden").mkdir()
+    for rel in ("a/2.png", "a/1.JPG", "a/deep/3.tif", "a/notes.txt", "a/.secret.png", "a/.hidden/4.png",
+                "b.webp", "c.gif"):
+        (tmp_path / rel).write_bytes(b"x")
+    (tmp_path / "empty").mkdir()
+    paths, problems = find_images([
+        tmp_path / "a",
+        str(tmp_path / "*.webp"),
+        tmp_path / "a" / "2.png",  # duplicate
+        tmp_path / "c.gif",
+        tmp_path / "nope.png",
+        str(tmp_path / "*.bmp"),
+        tmp_path / "empty",
+    ])
+    rel = [p.relative_to(tmp_path).as_posix() for p in paths]
+    assert rel == ["a/1.JPG", "a/2.png", "a/deep/3.tif", "b.webp", "c.gif"]
+    assert len(problems) == 3
+    assert "nope.png" in problems[0] and "no such file" in problems[0]
+    assert "*.bmp" in problems[1] and "empty" in problems[2]
+    assert all("\n" not in p for p in problems)
+    recursive, _ = find_images([str(tmp_path / "**" / "*.tif")])
+    assert [p.name for p in recursive] == ["3.tif"]
