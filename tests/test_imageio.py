@@ -257,6 +257,19 @@ def test_16_bit_rgb_and_rgba_png_keep_full_precision(tmp_path):
     np.testing.assert_allclose(load_image(tmp_path / "rgba16.png").rgb, [[[1, 0, 0], [1, 1, 1]]], atol=1e-7)
 
 
+@pytest.mark.parametrize("kwargs", [{}, {"byteorder": ">"}, {"compression": "zlib"}, {"tile": (16, 16)},
+                                    {"planarconfig": "separate"}, {"planarconfig": "separate", "byteorder": ">"}])
+def test_16_bit_rgb_tiff_variants(tmp_path, kwargs):
+    tifffile = pytest.importorskip("tifffile")
+    rgb = np.random.default_rng(2).integers(0, 65536, (20, 30, 3), dtype=np.uint16)
+    data = rgb.transpose(2, 0, 1) if kwargs.get("planarconfig") == "separate" else rgb
+    tifffile.imwrite(tmp_path / "v.tif", data, photometric="rgb", **kwargs)
+    loaded = load_image(tmp_path / "v.tif")
+    assert loaded.bit_depth == 16
+    np.testing.assert_allclose(loaded.rgb, rgb / 65535.0, atol=1e-7)
+    np.testing.assert_array_equal(np.asarray(open_image(tmp_path / "v.tif")), rgb >> 8)
+
+
 def test_numpy_arrays():
     gray8 = load_image(np.array([[0, 255]], np.uint8))
     assert gray8.name == "<array>" and gray8.path is None and gray8.format is None
@@ -307,6 +320,21 @@ def test_formats_gray(tmp_path, suffix):
     loaded = load_image(tmp_path / f"g{suffix}")
     assert loaded.rgb is None and not loaded.is_color
     assert np.abs(loaded.gray * 255 - values).max() <= (3 if suffix == ".jpg" else 1e-4)
+
+
+def test_mpo_camera_jpeg(tmp_path, rgb8):
+    Image.fromarray(rgb8).save(tmp_path / "cam.jpg", format="MPO", save_all=True,
+                               append_images=[Image.fromarray(rgb8[::-1])], quality=100, subsampling=0)
+    loaded = load_image(tmp_path / "cam.jpg")
+    assert loaded.format in ("MPO", "JPEG") and loaded.is_color
+    assert np.abs(loaded.rgb * 255 - rgb8).mean() < 4  # the first picture
+
+
+def test_other_formats_are_refused(tmp_path, rgb8):
+    Image.fromarray(rgb8).save(tmp_path / "x.ppm")
+    (tmp_path / "x.eps").write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\n")
+    for name in ("x.ppm", "x.eps"):
+        _check_error(tmp_path / name, "not an image in a supported format")
 
 
 def test_gif_first_frame(tmp_path):
@@ -568,15 +596,16 @@ def test_bomb_by_max_pixels(tmp_path, rgb8):
         load_image(Image.fromarray(rgb8), max_pixels=100)
 
 
-def test_bomb_from_header(tmp_path):
-    ihdr = struct.pack(">IIBBBBB", 20000, 20000, 8, 0, 0, 0, 0)
+@pytest.mark.parametrize("side", [20000, 12000])  # beyond Pillow's own hard limit, and between the two
+def test_bomb_from_header(tmp_path, side):
+    ihdr = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
     idat = zlib.compress(b"\x00" * 1000)
     data = b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", idat) + _png_chunk(b"IEND", b"")
     (tmp_path / "bomb.png").write_bytes(data)
     assert len(data) < 200
     limit = Image.MAX_IMAGE_PIXELS
     message = _check_error(tmp_path / "bomb.png", "too large")
-    assert "400000000 pixels" in message
+    assert f"{side * side} pixels > limit {DEFAULT_MAX_PIXELS}" in message
     assert Image.MAX_IMAGE_PIXELS == limit  # global Pillow state untouched
 
 
@@ -584,6 +613,19 @@ def test_missing_path_and_directory(tmp_path):
     _check_error(tmp_path / "missing.jpg", "no such file")
     (tmp_path / "folder.png").mkdir()
     _check_error(tmp_path / "folder.png", "folder")
+
+
+def test_no_global_state_changes(tmp_path, rgb8):
+    import warnings
+
+    filters, limit = list(warnings.filters), Image.MAX_IMAGE_PIXELS
+    truncated = ImageFile.LOAD_TRUNCATED_IMAGES
+    Image.fromarray(rgb8).save(tmp_path / "x.tif", exif=_exif(3))
+    load_image(tmp_path / "x.tif")
+    with pytest.raises(ImageError):
+        load_image(tmp_path / "x.tif", max_pixels=10)
+    assert warnings.filters == filters
+    assert (Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES) == (limit, truncated)
 
 
 def test_open_image_returns_loaded_upright_copy(tmp_path, rgb8):

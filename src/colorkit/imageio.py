@@ -24,6 +24,7 @@ import os
 import re
 import struct
 import sys
+import threading
 import warnings
 import zlib
 from collections.abc import Iterator, Sequence
@@ -75,6 +76,9 @@ _UPRIGHT = {
     8: Image.Transpose.ROTATE_90,
 }
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_READ_FORMATS = ("JPEG", "PNG", "TIFF", "BMP", "WEBP", "GIF")  # Pillow plugins for files and bytes (JPEG has MPO)
+_SUPPORTED_NAMES = "JPEG, PNG, TIFF, BMP, WebP, GIF"
+_WARNINGS_LOCK = threading.Lock()  # serialises this module's changes to the warning filters
 _SIGNATURES = (  # first bytes of the formats colorkit reads -> format name
     (b"\xff\xd8\xff", "JPEG"), (_PNG_SIGNATURE, "PNG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
     (b"II+\x00", "TIFF"), (b"MM\x00+", "TIFF"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"BM", "BMP"),
@@ -216,26 +220,43 @@ def _signature_format(head: bytes) -> str | None:
 
 
 @contextlib.contextmanager
-def _pillow_errors(label: str, max_pixels: int, what: str, announced: str | None = None) -> Iterator[None]:
-    """Turn what Pillow raises while opening or decoding into ImageError; silence its warnings.
+def _quiet(category: type[Warning]) -> Iterator[None]:
+    """Silence one warning category around a short Pillow call (opening a header, reading EXIF).
 
-    Pillow's size warning is silenced because the caller applies its own `max_pixels` limit; its
-    warnings about damaged metadata because damage that matters raises. `announced` is the format
-    the file's signature claims, so that a damaged image is not reported as "not an image".
+    `warnings.catch_warnings` swaps process-wide state; the lock keeps two threads of this module
+    from interleaving their swaps, which could leave the filter installed for good.
+    """
+    with _WARNINGS_LOCK, warnings.catch_warnings():
+        warnings.simplefilter("ignore", category)
+        yield
+
+
+def _read_exif(image: Image.Image) -> Image.Exif | None:
+    """The image's EXIF, or None when it is unreadable (damaged EXIF only costs the metadata)."""
+    with _quiet(UserWarning):  # Pillow warns about damaged EXIF as it skips it
+        try:
+            return image.getexif()
+        except Exception:
+            return None
+
+
+@contextlib.contextmanager
+def _pillow_errors(label: str, max_pixels: int, what: str, announced: str | None = None) -> Iterator[None]:
+    """Turn what Pillow raises while opening or decoding into ImageError.
+
+    `announced` is the format the file's signature claims, so that a damaged image is not reported
+    as "not an image".
     """
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            warnings.simplefilter("ignore", UserWarning)
-            yield
+        yield
     except ImageError:
         raise
     except Image.DecompressionBombError as exc:
         raise _bomb_error(label, exc, max_pixels) from None
     except UnidentifiedImageError:
         if announced is not None:
-            raise ImageError(f"{label}: damaged or truncated {announced} file (Pillow cannot read its header)") from None
-        raise ImageError(f"{label}: not an image (or a format Pillow cannot read)") from None
+            raise ImageError(f"{label}: damaged or truncated {announced} file (its header is unreadable)") from None
+        raise ImageError(f"{label}: not an image in a supported format ({_SUPPORTED_NAMES})") from None
     except MemoryError:
         raise ImageError(f"{label}: not enough memory to decode it") from None
     except (OSError, SyntaxError, ValueError, EOFError, IndexError, KeyError, TypeError, struct.error,
@@ -257,12 +278,32 @@ def _tile_rawmode(tile: Any) -> str | None:
 _SWAPPED_16 = {";16L": ";16B", ";16B": ";16L", ";16N": ";16B" if sys.byteorder == "little" else ";16L"}
 
 
+def _fix_planar_tiff16(image: Image.Image) -> None:
+    """Make Pillow read uncompressed 16-bit RGB TIFFs stored plane by plane correctly.
+
+    For them Pillow plans to unpack each plane as 8-bit samples ('R', 'G', 'B'), which scrambles the
+    pixels; the 16-bit unpackers of the same planes exist and are put in instead.
+    """
+    if image.format != "TIFF" or image.mode not in ("RGB", "RGBA") or not getattr(image, "tile", None):
+        return
+    bits = image.tag_v2.get(258)
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    rawmodes = [_tile_rawmode(t) for t in image.tile]
+    if not (bits and all(b == 16 for b in bits) and all(m in ("R", "G", "B", "A") for m in rawmodes)
+            and all(t.codec_name == "raw" for t in image.tile)):
+        return
+    order = ";16B" if getattr(image.tag_v2, "_endian", "<") == ">" else ";16L"
+    image.tile = [t._replace(args=(f"{_tile_rawmode(t)}{order}", *t.args[1:])) for t in image.tile]
+
+
 def _is_rgb16(image: Image.Image) -> bool:
     """True if Pillow is about to squeeze 16-bit RGB(A) samples into 8 bits."""
     if image.mode not in ("RGB", "RGBA") or not getattr(image, "tile", None):
         return False
+    if image.format == "TIFF" and image.tag_v2.get(284) == 2 and any(t.codec_name == "libtiff" for t in image.tile):
+        return False  # compressed, plane by plane: libtiff's unpacking ignores the swapped byte order
     modes = [_tile_rawmode(t) for t in image.tile]
-    return all(m is not None and m in (f"{image.mode}{s}" for s in _SWAPPED_16) for m in modes)
+    return all(m is not None and m[-4:] in _SWAPPED_16 for m in modes)
 
 
 def _swap_rawmode(tile: Any) -> Any:
@@ -282,7 +323,9 @@ def _low_bytes(source: str | os.PathLike | bytes, label: str, max_pixels: int) -
     """
     with _raw_stream(source, label) as raw, _pillow_errors(label, max_pixels, "truncated or corrupt image data"):
         stream = _WatchedFile(raw)
-        image = Image.open(stream)
+        with _quiet(Image.DecompressionBombWarning):
+            image = Image.open(stream, formats=_READ_FORMATS)
+        _fix_planar_tiff16(image)
         image.tile = [_swap_rawmode(t) for t in image.tile]
         image.load()
         if stream.ran_out:
@@ -362,24 +405,24 @@ def _decode(source: Any, max_pixels: int, full_rgb16: bool) -> _Decoded:
             raise _too_large(label, width * height, max_pixels)
         with _pillow_errors(label, max_pixels, "cannot decode"):
             image.load()
-            exif = image.getexif()
+        exif = _read_exif(image)
         fmt = image.format
     else:
         with _raw_stream(source, label) as raw:
             announced = _signature_format(raw.read(16))
             raw.seek(0)
             stream = _WatchedFile(raw)
-            with _pillow_errors(label, max_pixels, "not a readable image", announced):
-                image = Image.open(stream)
+            with _pillow_errors(label, max_pixels, "not a readable image", announced), \
+                    _quiet(Image.DecompressionBombWarning):  # max_pixels is checked below instead
+                image = Image.open(stream, formats=_READ_FORMATS)
             fmt = image.format
             width, height = image.size
             if width * height > max_pixels:
                 raise _too_large(label, width * height, max_pixels)
+            _fix_planar_tiff16(image)
             exif = None
             if fmt != "PNG":  # a PNG's EXIF may follow its pixels, and is read after them
-                with contextlib.suppress(Exception), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    exif = image.getexif()
+                exif = _read_exif(image)
             stream.ran_out = False
             needs_low_bytes = full_rgb16 and _is_rgb16(image)
             with _pillow_errors(label, max_pixels, f"truncated or corrupt {fmt or 'image'} data"):
@@ -387,9 +430,7 @@ def _decode(source: Any, max_pixels: int, full_rgb16: bool) -> _Decoded:
             if stream.ran_out:
                 raise ImageError(f"{label}: truncated (the file ends before the image data does)")
             if fmt == "PNG":
-                with contextlib.suppress(Exception), warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    exif = image.getexif()
+                exif = _read_exif(image)
         if needs_low_bytes:
             high = np.asarray(image).astype(np.uint16)
             rgb16 = (high << 8) | _low_bytes(source, label, max_pixels).astype(np.uint16)
@@ -447,7 +488,9 @@ def _scale_float(values: np.ndarray, label: str) -> np.ndarray:
         raise ImageError(f"{label}: floating-point pixels below 0 (min {low:g}) are not supported")
     scale = 1.0 if high <= 1.0 + 1e-6 else 255.0 if high <= 255.0 + 1e-3 else 65535.0 if high <= 65535.0 + 1e-1 else 0.0
     if scale == 0.0:
-        raise ImageError(f"{label}: floating-point pixels up to {high:g} are not supported (expected [0, 1], 0-255 or 0-65535)")
+        raise ImageError(
+            f"{label}: floating-point pixels up to {high:g} are not supported (expected [0, 1], 0-255 or 0-65535)"
+        )
     return np.clip(values / scale, 0.0, 1.0).astype(np.float32)
 
 
