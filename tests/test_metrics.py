@@ -286,7 +286,7 @@ def _uiconm_by_loops(a):
 def test_uiqm_parts_match_loop_reference(seed, shape):
     x = _rand((1, 3, *shape), seed)
     x[..., :8, :8] = 0.25  # a flat block: zero edges, so its EME term is skipped
-    a = _hwc(x[0]) * 255
+    a = np.round(_hwc(x[0]) * 255)  # UIQM works on 8-bit values
     assert M.uicm(x).item() == pytest.approx(_uicm_by_loops(a), rel=1e-9)
     assert M.uism(x).item() == pytest.approx(_uism_by_loops(a), rel=1e-9)
     assert M.uiconm(x).item() == pytest.approx(_uiconm_by_loops(a), rel=1e-9)
@@ -297,7 +297,7 @@ def test_uiqm_parts_match_loop_reference(seed, shape):
 def test_uiconm_two_level_block_closed_form():
     # one 8 x 8 block: intensities 50 and 150 -> r = (1026 * 100 / 976) / (200 - 7500 / 1026); c = 1: -(r ln r)
     a = np.full((8, 8, 3), 50.0)
-    a[4:] = 150.0
+    a[4:] = 150.0  # 8-bit values, so the rounding inside changes nothing
     x = torch.from_numpy(a / 255).permute(2, 0, 1)[None]
     r = (1026 * 100 / (1026 - 50)) / (150 + 50 - 150 * 50 / 1026)
     assert M.uiconm(x).item() == pytest.approx(-r * math.log(r), rel=1e-9)
@@ -312,6 +312,13 @@ def test_uiqm_finite_on_constant_images():
     v = M.uiqm(x).item()
     assert math.isfinite(v)
     assert v == pytest.approx(0.0282 * -0.0268 * math.hypot(204, 102))  # UICM only: no edges, no contrast
+
+
+def test_uism_ignores_float_noise_in_flat_areas():
+    # a flat area with noise far below one 8-bit step has no edges: its blocks add nothing to EME
+    x = torch.full((1, 3, 16, 16), 0.5, dtype=torch.float64) + 1e-9 * _rand((1, 3, 16, 16), 3)
+    assert M.uism(x).item() == 0.0
+    assert M.uiqm(x).item() == pytest.approx(M.uiqm(torch.full((1, 3, 16, 16), 0.5, dtype=torch.float64)).item())
 
 
 # -- identical images, the bundle, bad input -------------------------------------------------------

@@ -43,7 +43,7 @@ AUC_MAX_THRESHOLD = 150  # thresholds t = 0, 1, ..., 150 in ab units
 
 # -- Colourfulness (Hasler and Suesstrunk 2003) -------------------------------------------------------
 CF_MEAN_WEIGHT = 0.3  # weight of sqrt(mu_rg^2 + mu_yb^2)
-EIGHT_BIT = 255.0  # CF, UICM, UISM and UIConM work on 0..255 values
+EIGHT_BIT = 255.0  # CF, UICM, UISM and UIConM work on 0..255 values (UIQM on 8-bit integers, see `_to_8bit`)
 
 # -- UCIQE (Yang and Sowmya 2015) ---------------------------------------------------------------------
 UCIQE_WEIGHTS = (0.4680, 0.2745, 0.2576)  # sigma_c, con_l, mu_s
@@ -253,10 +253,17 @@ def _auc(acc: torch.Tensor) -> torch.Tensor:
 
 # -- no-reference metrics -----------------------------------------------------------------------------
 
-def _opponent(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """rg = R - G and yb = (R + G) / 2 - B on 0..255 values, each (N, H*W)."""
-    r, g, b = (x * EIGHT_BIT).flatten(2).unbind(1)
+def _opponent(x255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """rg = R - G and yb = (R + G) / 2 - B of (N, 3, H, W) on 0..255, each (N, H*W)."""
+    r, g, b = x255.flatten(2).unbind(1)
     return r - g, 0.5 * (r + g) - b
+
+
+def _to_8bit(x: torch.Tensor) -> torch.Tensor:
+    """[0, 1] -> the 8-bit values 0, 1, ..., 255 (as float64). UIQM is defined on 8-bit images, and
+    integer values make the Sobel response of a flat area exactly 0, so EME skips flat blocks
+    instead of dividing by a rounding residue."""
+    return torch.round(x.clamp(0.0, 1.0) * EIGHT_BIT)
 
 
 def colorfulness(images: torch.Tensor) -> torch.Tensor:
@@ -265,7 +272,7 @@ def colorfulness(images: torch.Tensor) -> torch.Tensor:
 
     (N, 3, H, W) in [0, 1] -> (N,) float64; 0 for any gray image.
     """
-    rg, yb = _opponent(_check_batch(images, "colorfulness"))
+    rg, yb = _opponent(_check_batch(images, "colorfulness") * EIGHT_BIT)
     std = torch.sqrt(rg.var(dim=1, correction=0) + yb.var(dim=1, correction=0))
     mean = torch.sqrt(rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2)
     return std + CF_MEAN_WEIGHT * mean
@@ -308,13 +315,13 @@ def _trimmed_mean(values: torch.Tensor) -> torch.Tensor:
 
 
 def uicm(images: torch.Tensor) -> torch.Tensor:
-    """UICM, the colourfulness term of UIQM, on 0..255 values:
+    """UICM, the colourfulness term of UIQM, on the 8-bit values 0..255 (inputs rounded):
     -0.0268 sqrt(mu_rg^2 + mu_yb^2) + 0.1586 sqrt(s_rg^2 + s_yb^2), with mu the alpha-trimmed mean
     (alpha_L = alpha_R = 0.1) and s^2 = mean over ALL pixels of (value - mu)^2 (Panetta et al., eq. 3-4).
 
     (N, 3, H, W) in [0, 1] -> (N,) float64.
     """
-    rg, yb = _opponent(_check_batch(images, "uicm"))
+    rg, yb = _opponent(_to_8bit(_check_batch(images, "uicm")))
     mu_rg, mu_yb = _trimmed_mean(rg), _trimmed_mean(yb)
     var_rg = (rg - mu_rg[:, None]).pow(2).mean(dim=1)
     var_yb = (yb - mu_yb[:, None]).pow(2).mean(dim=1)
@@ -354,11 +361,10 @@ def _eme(x: torch.Tensor) -> torch.Tensor:
 
 def uism(images: torch.Tensor) -> torch.Tensor:
     """UISM, the sharpness term of UIQM: sum over R, G, B of lambda_c EME(sobel(c) * c), with
-    lambda = 0.299, 0.587, 0.114 and EME over 8 x 8-pixel blocks (natural log).
-
-    (N, 3, H, W) in [0, 1] -> (N,) float64; 0 for a constant image. Scale-free: EME uses ratios only.
+    lambda = 0.299, 0.587, 0.114 and EME over 8 x 8-pixel blocks (natural log), on the 8-bit values
+    0..255 (inputs rounded). (N, 3, H, W) in [0, 1] -> (N,) float64; 0 for a constant image.
     """
-    x = _check_batch(images, "uism") * EIGHT_BIT
+    x = _to_8bit(_check_batch(images, "uism"))
     edge_map = sobel_magnitude(x) * x
     weights = torch.tensor(UISM_CHANNEL_WEIGHTS, dtype=x.dtype, device=x.device)
     return (_eme(edge_map) * weights).sum(dim=1)
@@ -366,7 +372,7 @@ def uism(images: torch.Tensor) -> torch.Tensor:
 
 def uiconm(images: torch.Tensor) -> torch.Tensor:
     """UIConM, the contrast term of UIQM: logAMEE of the intensity I = 0.299 R + 0.587 G + 0.114 B
-    (0..255) over 8 x 8-pixel blocks with PLIP arithmetic (gamma = k = 1026):
+    of the 8-bit values (inputs rounded to 0..255) over 8 x 8-pixel blocks with PLIP arithmetic (gamma = k = 1026):
 
         r = (Imax (-) Imin) / (Imax (+) Imin),  a (-) b = k (a - b) / (k - b),  a (+) b = a + b - a b / gamma
         S = sum over blocks of r ln r (<= 0; a block with r = 0 adds 0)
@@ -374,8 +380,7 @@ def uiconm(images: torch.Tensor) -> torch.Tensor:
 
     The leading minus (Agaian's AMEE) makes UIConM >= 0. (N, 3, H, W) in [0, 1] -> (N,) float64.
     """
-    x = _check_batch(images, "uiconm")
-    intensity = color.rgb_to_gray(x) * EIGHT_BIT
+    intensity = color.rgb_to_gray(_to_8bit(_check_batch(images, "uiconm")))
     blocks = _blocks(intensity)[:, 0]
     bmax, bmin = blocks.amax(dim=-1), blocks.amin(dim=-1)
     diff = PLIP_K * (bmax - bmin) / (PLIP_K - bmin)
@@ -388,7 +393,8 @@ def uiconm(images: torch.Tensor) -> torch.Tensor:
 
 
 def uiqm(images: torch.Tensor) -> torch.Tensor:
-    """UIQM (Panetta, Gao and Agaian 2016) = 0.0282 UICM + 0.2953 UISM + 3.5753 UIConM.
+    """UIQM (Panetta, Gao and Agaian 2016) = 0.0282 UICM + 0.2953 UISM + 3.5753 UIConM, all three on
+    the image rounded to 8 bits (as the published implementations read uint8 files).
 
     (N, 3, H, W) in [0, 1] -> (N,) float64; finite for any input (0 for a constant gray image).
     """
