@@ -1,7 +1,8 @@
 """Reading the images people actually have, and writing results.
 
 Input: JPEG, PNG (8 and 16 bit), TIFF (8 and 16 bit, gray and RGB), BMP, WebP and GIF (first frame),
-in any Pillow mode (1, L, LA, P with or without transparency, RGB, RGBA, CMYK, I;16, I, F). Every
+in any Pillow mode (1, L, LA, P with or without transparency, RGB, RGBA, CMYK, I;16, I, F); files
+and bytes in other formats are refused (so an upload never reaches, say, Pillow's EPS reader). Every
 file is checked before it is decoded (decompression bombs, empty files), fully decoded (truncated
 files are refused even where Pillow's global `LOAD_TRUNCATED_IMAGES` is set), turned upright by its
 EXIF orientation, and composited onto white when it has alpha. Pixel values come out as float32 in
@@ -9,7 +10,8 @@ EXIF orientation, and composited onto white when it has alpha. Pixel values come
 is decoded a second time for the low bytes).
 
 Output: RGB in 8 bit for every format, 16 bit for PNG and TIFF (written by this module, as Pillow
-cannot write 16-bit RGB), carrying EXIF and ICC where the format can hold them. Writes are atomic.
+cannot write 16-bit RGB), carrying EXIF and ICC where the format can hold them. Only RGB profiles are
+carried: a gray or CMYK source profile would misdescribe an RGB output. Writes are atomic.
 
 Every problem with an input raises `ImageError`, whose message is one line naming the file.
 No global Pillow state is changed: size limits are applied per call.
