@@ -150,7 +150,172 @@ def _run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = (_add_info, _add_colorize, _add_demo, _add_serve)
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="score a model on colour photos against their originals",
+                       description="Turn each colour photo in DIR into grayscale (its own CIE L, zero chroma), "
+                                   "colorize it and compare it with the original: PSNR, SSIM, CIEDE2000, ab AuC, "
+                                   "colourfulness, UCIQE and UIQM, per photo and per set, with the grayscale "
+                                   "input as a baseline. Writes per_image.csv, summary.json, summary.md and "
+                                   "worst_best.png to the report folder.")
+    p.add_argument("source", metavar="DIR", help="folder of colour photos (searched recursively), a file or a glob")
+    p.add_argument("-o", "--out", default="evaluation", help="report folder (default: evaluation/)")
+    p.add_argument("--model", help="model name (default: the weights file's model, else jkspnet-lab)")
+    p.add_argument("--weights", help="model.safetensors or training checkpoint (default: the shipped weights)")
+    p.add_argument("--size", type=int, default=256, help="working size for --protocol full (default: 256)")
+    p.add_argument("--protocol", choices=["full", "design"], default="full",
+                   help="full: each photo at its own resolution; design: 128 x 128 as the design's test "
+                        "(default: full)")
+    p.add_argument("--batch-size", type=int, default=4, help="photos colorized together (default: 4)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+    p.add_argument("--limit", type=int, help="evaluate only the first N photos")
+    p.add_argument("--grid-count", type=int, default=3, help="worst and best photos shown in worst_best.png (default: 3)")
+    p.add_argument("--perceptual-weights", metavar="DIR",
+                   help="pretrained weights for DISTS/LPIPS/FID (not supported yet: they are reported as not computed)")
+    p.set_defaults(func=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from colorkit.evaluate import PERCEPTUAL_WEIGHTS_NOTE, evaluate, failed_lines, write_report
+
+    if args.perceptual_weights is not None:
+        print(f"note: {PERCEPTUAL_WEIGHTS_NOTE}", file=sys.stderr)
+    result = evaluate(args.source, args.model, weights=args.weights, size=args.size, protocol=args.protocol,
+                      batch_size=args.batch_size, device=args.device, limit=args.limit,
+                      perceptual_weights=args.perceptual_weights)
+    for line in failed_lines(result):
+        print(line, file=sys.stderr)
+    if not result.images:
+        raise ValueError(f"{args.source}: no photo could be evaluated")
+    files = write_report(result, args.out, grid_count=args.grid_count)
+    print(result.table())
+    print(f"{len(result.images)} photo(s) evaluated, {len(result.failed)} skipped -> {files.summary_md.parent}")
+    return 0
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare models side by side on colour photos",
+                       description="Evaluate several models on the same colour photos and draw, for each photo, "
+                                   "original | each model | grayscale with PSNR, SSIM, ΔE00 and CF under each "
+                                   "picture; prints the summary table of all models.")
+    p.add_argument("source", metavar="DIR", help="folder of colour photos (searched recursively), a file or a glob")
+    p.add_argument("--models", required=True, help="comma-separated model names, e.g. unet-rgb,jkspnet-lab")
+    p.add_argument("--weights", action="append", default=[], metavar="NAME=FILE",
+                   help="weights for a model (repeatable); a bare FILE is used for the model it is for "
+                        "(default: the shipped weights)")
+    p.add_argument("-o", "--out", default="comparison.png", help="output picture (default: comparison.png)")
+    p.add_argument("--size", type=int, default=256, help="working size for --protocol full (default: 256)")
+    p.add_argument("--protocol", choices=["full", "design"], default="full", help="as for evaluate (default: full)")
+    p.add_argument("--limit", type=int, help="use only the first N photos")
+    p.add_argument("--cell-height", type=int, default=192, help="picture height in the grid, pixels (default: 192)")
+    p.add_argument("--batch-size", type=int, default=4, help="photos colorized together (default: 4)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+    p.set_defaults(func=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from colorkit.atomic import atomic_path
+    from colorkit.checkpoint import load_weights
+    from colorkit.evaluate import compare, comparison_grid, failed_lines
+    from colorkit.models import list_models
+
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    weights = {}
+    for item in args.weights:
+        name, sep, path = item.partition("=")
+        if not sep or name not in list_models():
+            name, path = load_weights(item).model_name, item
+        weights[name] = path
+    comparison = compare(args.source, models, weights=weights, size=args.size, protocol=args.protocol,
+                         batch_size=args.batch_size, device=args.device, limit=args.limit)
+    for line in failed_lines(comparison.results[0]):
+        print(line, file=sys.stderr)
+    if not comparison.results[0].images:
+        raise ValueError(f"{args.source}: no photo could be evaluated")
+    with atomic_path(args.out) as tmp:
+        comparison_grid(comparison, cell_height=args.cell_height).save(tmp)
+    print(comparison.table())
+    print(f"{len(comparison.results[0].images)} photo(s), {len(models)} model(s) -> {args.out}")
+    return 0
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from colorkit.train import PRECISIONS, TrainConfig
+
+    d = {f.name: f.default for f in TrainConfig.__dataclass_fields__.values()}
+    p = sub.add_parser("train", help="train a model on a folder of colour photos (the design's recipe)",
+                       description="Train a model on the colour photos under DATA_DIR (searched recursively; "
+                                   "grayscale and unreadable files are skipped). Defaults follow the design: "
+                                   "128 x 128, batch 32, MSE, Adam lr 1e-3 weight decay 1e-7, up to 100 epochs, "
+                                   "early stopping with patience 10, 80/20 split with seed 44. Writes last.pt, "
+                                   "best.pt, history.csv, loss_curve.png and, at the end, model.safetensors and "
+                                   "model_card.json into RUN_DIR. Ctrl-C or SIGTERM saves and stops; --resume "
+                                   "continues. Under torchrun (--nproc_per_node=N) it trains with "
+                                   "DistributedDataParallel; --batch-size is then the global batch.",
+                       epilog="On --resume, the run's saved settings are used; flags given override them, but "
+                              "only --epochs, --patience, --workers, --device, --precision, --compile and "
+                              "--deterministic may change.")
+    S = argparse.SUPPRESS
+    p.add_argument("data_dir", metavar="DATA_DIR", help="folder of colour photos (searched recursively)")
+    p.add_argument("--model", required=True, help="registry name (see `colorkit info`)")
+    p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder for checkpoints, logs and weights")
+    p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last.pt")
+    p.add_argument("--epochs", type=int, default=S, help=f"maximum epochs (default: {d['epochs']})")
+    p.add_argument("--batch-size", type=int, default=S,
+                   help=f"global batch, split across torchrun processes (default: {d['batch_size']})")
+    p.add_argument("--image-size", type=int, default=S,
+                   help=f"square training size, a multiple of the model's size multiple (default: {d['image_size']})")
+    p.add_argument("--lr", type=float, default=S, help=f"Adam learning rate (default: {d['lr']:g})")
+    p.add_argument("--weight-decay", type=float, default=S, help=f"Adam weight decay (default: {d['weight_decay']:g})")
+    p.add_argument("--patience", type=int, default=S,
+                   help=f"early stopping: epochs without improvement (default: {d['patience']})")
+    p.add_argument("--min-delta", type=float, default=S,
+                   help=f"early stopping: smallest improvement that counts (default: {d['min_delta']:g})")
+    p.add_argument("--val-fraction", type=float, default=S,
+                   help=f"share of photos for validation (default: {d['val_fraction']:g})")
+    p.add_argument("--seed", type=int, default=S, help=f"seed of split, weights, order and crops (default: {d['seed']})")
+    p.add_argument("--resize", choices=["crop", "squash"], default=S,
+                   help="crop: random crops and flips (validation: centre crop); squash: the design's whole-photo "
+                        f"resize (default: {d['resize']})")
+    p.add_argument("--workers", type=int, default=S,
+                   help="data loader processes per GPU/process (default: min(8, CPU cores per process))")
+    p.add_argument("--device", default=S, help="auto, cpu, cuda, cuda:1... (default: auto; torchrun: cuda:LOCAL_RANK)")
+    p.add_argument("--precision", choices=PRECISIONS, default=S,
+                   help="bf16 autocast or fp32 (default: auto = bf16 on CUDA, fp32 on CPU)")
+    p.add_argument("--compile", action="store_true", default=S, help="torch.compile the model")
+    p.add_argument("--sync-bn", action="store_true", default=S,
+                   help="SyncBatchNorm across torchrun processes (CUDA only; default: per-process statistics)")
+    p.add_argument("--restart-from-best", action="store_true", default=S,
+                   help="the design notebook's behaviour: reload the best weights after each non-improving epoch")
+    p.add_argument("--deterministic", action="store_true", default=S,
+                   help="deterministic algorithms (bit-for-bit reproducible, slower)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars (log lines only)")
+    p.set_defaults(func=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from colorkit.train import TrainConfig, TrainingDiverged, load_run_config, train
+
+    names = {f.name for f in dataclasses.fields(TrainConfig)} - {"data_dir", "model", "out_dir"}
+    given = {k: v for k, v in vars(args).items() if k in names}
+    if args.resume:
+        saved = load_run_config(args.out)
+        if saved.model != args.model:
+            raise ValueError(f"{args.out} holds a run of model {saved.model!r}, not {args.model!r}; "
+                             f"resume it with --model {saved.model} or choose another --out folder")
+        config = dataclasses.replace(saved, data_dir=args.data_dir, out_dir=args.out, **given)
+    else:
+        config = TrainConfig(data_dir=args.data_dir, model=args.model, out_dir=args.out, **given)
+    try:
+        result = train(config, resume=args.resume, progress=not args.no_progress)
+    except TrainingDiverged as exc:
+        print(f"colorkit train: error: {exc}", file=sys.stderr)
+        return 1
+    return 130 if result.status == "interrupted" else 0
+
+
+_COMMANDS = (_add_info, _add_colorize, _add_demo, _add_serve, _add_evaluate, _add_compare)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,555 @@
+"""Evaluating and comparing colorizers on colour photos: `evaluate`, `write_report`, `compare`.
+
+Each colour photo is turned into grayscale, colorized and compared with its original. The grayscale
+is the original's own CIE L with zero chroma (gray g = `color.l_to_gray(L)`), so under the `full`
+protocol the colorized photo keeps the original's L (up to sRGB gamut clipping) and the metrics judge
+the chroma only.
+
+Protocols:
+- `full`: every photo at its own resolution through `Colorizer.colorize_gray` (colour predicted at
+  the working size, upsampled, joined with the full-resolution L).
+- `design`: the design's test: the original squashed to 128 x 128 (PIL bicubic, 8-bit), model input
+  `mode.input_from_rgb(rgb128)`, output `mode.output_to_rgb(model(x), x)`, compared with the
+  128 x 128 original. (For an `rgb` model the input is then luma gray and the output's L is the
+  model's own, so luminance errors count too.)
+
+Every result has three rows per photo: `baseline` (the grayscale input itself, chroma zero),
+`colorized` (the model's output) and `original` (only the no-reference metrics CF, UCIQE, UIQM).
+See docs/metrics.md for the metrics and how set means treat an infinite PSNR.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from colorkit import color, metrics
+from colorkit.report import caption, format_value, image_grid, metric_table, thumbnail
+
+PROTOCOLS = ("full", "design")
+DESIGN_SIZE = 128  # the design's square test size
+ROWS = ("baseline", "colorized", "original")  # the row kinds of every report
+PREVIEW_HEIGHT = 192  # height of the thumbnails kept for report pictures
+_METRIC_PIXELS = 500_000  # photos scored together up to this many pixels (larger batches are memory-bound)
+CSV_COLUMNS = ("image", "width", "height", "eval_width", "eval_height", "row", *metrics.METRIC_NAMES)
+PSNR_NOTE = ("PSNR is +inf for an exact match; set means are taken over the finite values and the "
+             "number of infinite ones is given in psnr_infinite.")
+PERCEPTUAL_WEIGHTS_NOTE = ("--perceptual-weights was given, but loading user-supplied DISTS/LPIPS/FID weights "
+                           "is not supported yet; those metrics were not computed.")
+
+
+@dataclass(frozen=True)
+class MetricValues:
+    """One image's (or one set's mean) metric values; None where a metric does not apply."""
+
+    psnr: float | None  # dB; +inf for an exact match
+    ssim: float | None  # mean SSIM over R, G, B
+    ciede2000: float | None  # mean Delta E 2000
+    auc: float | None  # area under the ab-accuracy curve, [0, 1]
+    cf: float | None  # colourfulness (Hasler and Suesstrunk)
+    delta_cf: float | None  # CF - CF of the original
+    uciqe: float | None
+    uiqm: float | None
+
+    def as_dict(self) -> dict[str, float | None]:
+        """Values keyed by `metrics.METRIC_NAMES`, in that order."""
+        return {name: getattr(self, name) for name in metrics.METRIC_NAMES}
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Small uint8 (h, w, 3) copies of one photo's pictures, for report grids."""
+
+    original: np.ndarray
+    colorized: np.ndarray
+    grayscale: np.ndarray
+
+
+@dataclass(frozen=True)
+class ImageResult:
+    """Metrics of one photo."""
+
+    name: str  # path relative to the evaluated folder (or the file name)
+    path: Path  # the photo
+    width: int  # the photo's size
+    height: int
+    eval_width: int  # size at which the metrics were computed (128 x 128 under `design`)
+    eval_height: int
+    baseline: MetricValues  # the grayscale input against the original
+    colorized: MetricValues  # the model's output against the original
+    original: MetricValues  # the original itself (no-reference metrics only)
+    preview: Preview | None = field(default=None, repr=False, compare=False)  # thumbnails for grids
+
+
+@dataclass(frozen=True)
+class SetSummary:
+    """Means of one row kind over the evaluated photos."""
+
+    means: MetricValues  # mean of the finite values; None where the metric does not apply
+    psnr_infinite: int  # photos whose PSNR was +inf (left out of the PSNR mean)
+
+
+@dataclass(frozen=True)
+class FailedImage:
+    """A photo that could not be evaluated."""
+
+    path: str  # as found
+    reason: str  # one line
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """What `evaluate` measured."""
+
+    model: str  # registry name
+    weights: str  # weights file used
+    protocol: str  # "full" or "design"
+    size: int  # working size (full) or the design's 128
+    device: str  # where the model ran
+    images: tuple[ImageResult, ...]  # per-photo results, in file order
+    failed: tuple[FailedImage, ...]  # photos skipped, with the reason
+    baseline: SetSummary  # set means of the grayscale input
+    colorized: SetSummary  # set means of the model's output
+    original: SetSummary  # set means of the originals (no-reference metrics only)
+    not_computed: Mapping[str, str]  # metric -> why it was not computed
+    notes: tuple[str, ...]  # conventions and caveats to print with the numbers
+    colorize_seconds: float  # time spent colorizing (including loading photos)
+    metric_seconds: float  # time spent computing metrics
+
+    def table(self) -> str:
+        """Markdown table: metric | baseline | model | original (set means)."""
+        return metric_table({"baseline": self.baseline.means.as_dict(), self.model: self.colorized.means.as_dict(),
+                             "original": self.original.means.as_dict()})
+
+    def summary_dict(self) -> dict:
+        """The JSON-ready summary written to summary.json."""
+        from colorkit import __version__
+
+        return {
+            "model": self.model,
+            "weights": self.weights,
+            "protocol": self.protocol,
+            "size": self.size,
+            "device": self.device,
+            "images": len(self.images),
+            **{row: _json_values(getattr(self, row).means) for row in ROWS},
+            "psnr_infinite": {row: getattr(self, row).psnr_infinite for row in ("baseline", "colorized")},
+            "failed": [{"path": f.path, "reason": f.reason} for f in self.failed],
+            "not_computed": dict(self.not_computed),
+            "notes": list(self.notes),
+            "timing": {
+                "colorize_s": round(self.colorize_seconds, 3),
+                "metrics_s": round(self.metric_seconds, 3),
+                "metrics_s_per_image": round(self.metric_seconds / len(self.images), 4) if self.images else None,
+            },
+            "colorkit_version": __version__,
+        }
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    """Files written by `write_report`."""
+
+    per_image_csv: Path
+    summary_json: Path
+    summary_md: Path
+    grid_png: Path | None  # None when no photo was evaluated
+
+
+def _json_values(values: MetricValues) -> dict[str, float | None]:
+    return {k: (None if v is None or not math.isfinite(v) else v) for k, v in values.as_dict().items()}
+
+
+# -- the work -----------------------------------------------------------------------------------------
+
+def _make_colorizer(model: str | None, weights, device, size: int, batch_size: int):
+    from colorkit.colorize import Colorizer
+
+    return Colorizer(model=model, weights=weights, device=device, size=size, batch_size=batch_size)
+
+
+def _find(source: str | os.PathLike | Sequence[str | os.PathLike],
+          limit: int | None) -> tuple[list[tuple[str, Path]], list[FailedImage]]:
+    """(name, path) of the photos to evaluate, names relative to the folder given, and the inputs
+    that matched nothing."""
+    from colorkit.imageio import find_images
+
+    items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    paths, problems = find_images(items)
+    if limit is not None:
+        if limit < 1:
+            raise ValueError(f"limit must be at least 1, got {limit}")
+        paths = paths[:limit]
+    roots = [Path(s) for s in items if Path(s).is_dir()]
+    named = []
+    for p in paths:
+        root = next((r for r in roots if p.is_relative_to(r)), None)
+        named.append(((p.relative_to(root) if root is not None else Path(p.name)).as_posix(), p))
+    return named, [FailedImage(m.split(":", 1)[0], m) for m in problems]
+
+
+def _to_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """(H, W, 3) float -> (1, 3, H, W) float64."""
+    return torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].double()
+
+
+def _gray_of(rgb: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) colour -> (N, 1, H, W): the gray with the same CIE L and zero chroma."""
+    return color.l_to_gray(color.rgb_to_lab(rgb)[:, :1])
+
+
+def _design_resize(rgb: np.ndarray) -> torch.Tensor:
+    """The design's test input: the 8-bit original squashed to 128 x 128 with PIL bicubic -> (1, 3, 128, 128)."""
+    eight_bit = (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    small = Image.fromarray(eight_bit, mode="RGB").resize((DESIGN_SIZE, DESIGN_SIZE), Image.Resampling.BICUBIC)
+    return _to_tensor(np.asarray(small, dtype=np.float64) / 255.0)
+
+
+@torch.inference_mode()
+def _design_colorize(colorizer, originals: list[torch.Tensor]) -> list[torch.Tensor]:
+    """The design protocol's colorization of 128 x 128 originals (1, 3, 128, 128) -> same shape, float64."""
+    multiple = colorizer.info.size_multiple
+    if DESIGN_SIZE % multiple:
+        raise ValueError(f"model {colorizer.model_name!r} needs sides that are multiples of {multiple}; "
+                         f"the design protocol's {DESIGN_SIZE} x {DESIGN_SIZE} is not")
+    mode, out = colorizer.mode, []
+    for start in range(0, len(originals), colorizer.batch_size):
+        rgb = torch.cat(originals[start:start + colorizer.batch_size]).to(colorizer.device, torch.float32)
+        x = mode.input_from_rgb(rgb)
+        out += list(mode.output_to_rgb(colorizer.model(x), x).double().cpu().split(1))
+    return out
+
+
+@dataclass
+class _Item:
+    name: str
+    path: Path
+    width: int
+    height: int
+    original: torch.Tensor  # (1, 3, h, w) float64 at evaluation size
+    gray: torch.Tensor  # (1, 1, h, w) float64
+    colorized: torch.Tensor | None = None  # (1, 3, h, w) float64
+
+
+def _chunks_by_shape(items: list[_Item]) -> Iterator[list[_Item]]:
+    """Items of equal evaluation size, grouped up to `_METRIC_PIXELS` pixels per group."""
+    groups: dict[tuple[int, int], list[_Item]] = {}
+    for it in items:
+        groups.setdefault(tuple(it.original.shape[-2:]), []).append(it)
+    for shape, members in groups.items():
+        per = max(1, _METRIC_PIXELS // (shape[0] * shape[1]))
+        for start in range(0, len(members), per):
+            yield members[start:start + per]
+
+
+def _values(batch: metrics.MetricBatch, i: int) -> MetricValues:
+    return MetricValues(**batch.row(i))
+
+
+def _score(items: list[_Item], preview_height: int | None) -> list[ImageResult]:
+    """Metrics of the baseline, colorized and original rows for each item (vectorised per size group)."""
+    results: dict[int, ImageResult] = {}
+    index = {id(it): k for k, it in enumerate(items)}
+    for group in _chunks_by_shape(items):
+        n = len(group)
+        original = torch.cat([it.original for it in group])
+        gray3 = torch.cat([it.gray for it in group]).expand(-1, 3, -1, -1)
+        colorized = torch.cat([it.colorized for it in group])
+        with_ref = metrics.compute_metrics(torch.cat([gray3, colorized]), torch.cat([original, original]))
+        alone = metrics.compute_metrics(original)
+        for k, it in enumerate(group):
+            preview = None
+            if preview_height:
+                def pic(t: torch.Tensor) -> np.ndarray:
+                    return thumbnail(t[0].permute(1, 2, 0).float().numpy(), min(preview_height, t.shape[-2]))
+                preview = Preview(pic(it.original), pic(it.colorized), pic(it.gray.expand(-1, 3, -1, -1)))
+            results[index[id(it)]] = ImageResult(
+                name=it.name, path=it.path, width=it.width, height=it.height,
+                eval_width=it.original.shape[-1], eval_height=it.original.shape[-2],
+                baseline=_values(with_ref, k), colorized=_values(with_ref, n + k), original=_values(alone, k),
+                preview=preview)
+    return [results[k] for k in range(len(items))]
+
+
+def summarize_rows(rows: Sequence[MetricValues]) -> SetSummary:
+    """Set means of per-image values: over the finite values of each metric (None when there are
+    none or the metric does not apply); +inf PSNRs are counted in `psnr_infinite`."""
+    means, infinite = {}, 0
+    for name in metrics.METRIC_NAMES:
+        values = [getattr(r, name) for r in rows if getattr(r, name) is not None]
+        finite = [v for v in values if math.isfinite(v)]
+        if name == "psnr":
+            infinite = sum(1 for v in values if math.isinf(v) and v > 0)
+        means[name] = float(np.mean(finite)) if finite else None
+    return SetSummary(MetricValues(**means), infinite)
+
+
+def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str | None = None, *,
+             weights: str | os.PathLike | None = None, size: int = 256, protocol: str = "full",
+             batch_size: int = 4, device: str | torch.device | None = None, limit: int | None = None,
+             perceptual_weights: str | os.PathLike | None = None, progress: bool | None = None,
+             preview_height: int | None = PREVIEW_HEIGHT, colorizer=None) -> EvaluationResult:
+    """Colorize the grayscale version of each colour photo in `source` and compare it with the photo.
+
+    source: a folder (searched recursively), a file, a glob, or a list of them.
+    model, weights, size, batch_size, device: as for `colorkit.colorize.Colorizer` (or pass a
+        ready `colorizer`, which then wins); weights=None uses the shipped weights.
+    protocol: "full" (each photo at its own resolution) or "design" (128 x 128, as the design's test).
+    limit: evaluate only the first `limit` photos (in sorted order).
+    perceptual_weights: accepted for DISTS/LPIPS/FID but not supported yet: a note says so.
+    preview_height: keep thumbnails this high for report grids (None: keep none).
+
+    Photos that cannot be read, or that have no colour, are listed in `failed` and skipped.
+    Raises ValueError (WeightsError included) for bad arguments or unusable weights.
+    """
+    from tqdm import tqdm
+
+    from colorkit.imageio import ImageError, load_image
+
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    if colorizer is None:
+        colorizer = _make_colorizer(model, weights, device, size, batch_size)
+    found, failed = _find(source, limit)
+    if not found and not failed:
+        raise ValueError(f"{source}: no images found")
+    notes = [PSNR_NOTE,
+             "The grayscale input is each original's CIE L with zero chroma; baseline = that grayscale "
+             "compared with the original."]
+    if protocol == "design":
+        notes.append(f"design protocol: originals squashed to {DESIGN_SIZE} x {DESIGN_SIZE} (PIL bicubic); "
+                     "--size does not apply.")
+    not_computed = dict(metrics.NOT_COMPUTED)
+    if perceptual_weights is not None:
+        notes.append(PERCEPTUAL_WEIGHTS_NOTE)
+
+    show = progress if progress is not None else len(found) > 3
+    bar = tqdm(total=len(found), unit="photo", disable=not show, desc=f"evaluating {colorizer.model_name}")
+    results: list[ImageResult] = []
+    colorize_s = metric_s = 0.0
+    step = colorizer.batch_size
+    for start in range(0, len(found), step):
+        t0 = time.perf_counter()
+        items: list[_Item] = []
+        for name, path in found[start:start + step]:
+            try:
+                loaded = load_image(path)
+            except ImageError as exc:
+                failed.append(FailedImage(str(path), str(exc)))
+                continue
+            if not loaded.is_color or loaded.rgb is None:
+                failed.append(FailedImage(str(path), f"{name}: a grayscale photo: no colour to compare with"))
+                continue
+            height, width = loaded.rgb.shape[:2]
+            original = _design_resize(loaded.rgb) if protocol == "design" else _to_tensor(loaded.rgb)
+            if min(original.shape[-2:]) < 11:
+                failed.append(FailedImage(str(path), f"{name}: {width} x {height} is too small (SSIM needs 11 x 11)"))
+                continue
+            items.append(_Item(name, path, width, height, original, _gray_of(original)))
+        if items:
+            if protocol == "design":
+                outputs = _design_colorize(colorizer, [it.original for it in items])
+            else:
+                grays = [it.gray[0, 0].float().numpy() for it in items]
+                outputs = [_to_tensor(o) for o in colorizer.colorize_gray(grays)]
+            for it, out in zip(items, outputs):
+                it.colorized = out
+            t1 = time.perf_counter()
+            results += _score(items, preview_height)
+            metric_s += time.perf_counter() - t1
+            colorize_s += t1 - t0
+        bar.update(len(found[start:start + step]))
+    bar.close()
+    return EvaluationResult(
+        model=colorizer.model_name,
+        weights=str(colorizer.weights_path),
+        protocol=protocol,
+        size=DESIGN_SIZE if protocol == "design" else colorizer.size,
+        device=str(colorizer.device),
+        images=tuple(results),
+        failed=tuple(failed),
+        baseline=summarize_rows([r.baseline for r in results]),
+        colorized=summarize_rows([r.colorized for r in results]),
+        original=summarize_rows([r.original for r in results]),
+        not_computed=not_computed,
+        notes=tuple(notes),
+        colorize_seconds=colorize_s,
+        metric_seconds=metric_s,
+    )
+
+
+# -- reports ------------------------------------------------------------------------------------------
+
+def _csv_cell(v: float | int | str | None) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return ("inf" if v > 0 else "-inf") if math.isinf(v) else format(v, ".8g")
+    return str(v)
+
+
+def per_image_csv(results: Sequence[ImageResult], model_column: str | None = None) -> str:
+    """CSV text, one line per photo and row kind (baseline, colorized, original), columns `CSV_COLUMNS`
+    (plus a leading `model` column when `model_column` is given); an infinite PSNR is written "inf",
+    a metric that does not apply is left empty."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow((["model"] if model_column else []) + list(CSV_COLUMNS))
+    for r in results:
+        for row in ROWS:
+            values = getattr(r, row).as_dict()
+            cells = [r.name, r.width, r.height, r.eval_width, r.eval_height, row, *values.values()]
+            writer.writerow(([model_column] if model_column else []) + [_csv_cell(c) for c in cells])
+    return buf.getvalue()
+
+
+def summary_markdown(result: EvaluationResult) -> str:
+    """summary.md: what was run, the metric table (metric | baseline | model | original) and notes."""
+    lines = [
+        f"# Evaluation of `{result.model}`",
+        "",
+        f"- protocol: `{result.protocol}`, size {result.size}, {len(result.images)} photo(s), device {result.device}",
+        f"- weights: `{result.weights}`",
+        "",
+        result.table(),
+        "",
+        "baseline: the grayscale input (the original's L, zero chroma); original: the photo itself, "
+        "for the no-reference metrics. Means over photos; ΔCF = CF - CF(original).",
+    ]
+    inf = {row: getattr(result, row).psnr_infinite for row in ("baseline", "colorized")}
+    if any(inf.values()):
+        lines.append(f"PSNR: {inf['colorized']} colorized and {inf['baseline']} baseline photo(s) matched the "
+                     "original exactly (PSNR inf) and are left out of the PSNR mean.")
+    lines += ["", "Not computed:"] + [f"- {k.upper()}: {v}" for k, v in result.not_computed.items()]
+    lines += ["", "Notes:"] + [f"- {n}" for n in result.notes]
+    if result.failed:
+        lines += ["", f"Skipped {len(result.failed)} file(s):"] + [f"- {f.reason}" for f in result.failed]
+    if result.images:
+        lines += ["", f"Time: colorizing {result.colorize_seconds:.1f} s, metrics {result.metric_seconds:.1f} s "
+                      f"({result.metric_seconds / len(result.images):.3f} s per photo)."]
+    return "\n".join(lines) + "\n"
+
+
+def worst_and_best(results: Sequence[ImageResult], count: int = 3) -> tuple[list[ImageResult], list[ImageResult]]:
+    """The `count` photos with the highest colorized CIEDE2000 (worst first) and the `count` lowest
+    (best first); with fewer than 2 * count photos, the worse half and the better half."""
+    ranked = sorted(results, key=lambda r: -r.colorized.ciede2000)
+    count = min(count, math.ceil(len(ranked) / 2))
+    worst = ranked[:count]
+    best = ranked[count:][::-1][:count]
+    return worst, best
+
+
+def worst_best_grid(result: EvaluationResult, count: int = 3, cell_height: int = PREVIEW_HEIGHT) -> Image.Image:
+    """Rows original | colorized | grayscale for the worst and best photos by CIEDE2000, captioned."""
+    worst, best = worst_and_best(result.images, count)
+    rows, labels, titles = [], [], []
+    for tag, chosen in (("worst", worst), ("best", best)):
+        for rank, r in enumerate(chosen, 1):
+            if r.preview is None:
+                raise ValueError("worst_best_grid needs results evaluated with preview_height set")
+            rows.append([r.preview.original, r.preview.colorized, r.preview.grayscale])
+            labels.append([caption(r.original.as_dict(), ("cf",)), caption(r.colorized.as_dict()),
+                           caption(r.baseline.as_dict())])
+            titles.append(f"{tag} {rank}: {r.name}  (ΔE00 {format_value('ciede2000', r.colorized.ciede2000)})")
+    return image_grid(rows, labels, col_titles=["original", f"colorized: {result.model}", "grayscale input"],
+                      cell_height=cell_height, row_titles=titles)
+
+
+def write_report(result: EvaluationResult, out_dir: str | os.PathLike, grid_count: int = 3) -> ReportFiles:
+    """Write per_image.csv, summary.json, summary.md and worst_best.png to `out_dir`, each atomically."""
+    import json
+
+    from colorkit.atomic import atomic_path, atomic_write_text
+
+    out = Path(out_dir)
+    files = ReportFiles(out / "per_image.csv", out / "summary.json", out / "summary.md",
+                        out / "worst_best.png" if result.images else None)
+    atomic_write_text(files.per_image_csv, per_image_csv(result.images))
+    atomic_write_text(files.summary_json, json.dumps(result.summary_dict(), indent=2, allow_nan=False) + "\n")
+    atomic_write_text(files.summary_md, summary_markdown(result))
+    if files.grid_png is not None and all(r.preview is not None for r in result.images):
+        with atomic_path(files.grid_png) as tmp:
+            worst_best_grid(result, grid_count).save(tmp)
+    elif files.grid_png is not None:
+        files = ReportFiles(files.per_image_csv, files.summary_json, files.summary_md, None)
+    return files
+
+
+# -- comparing models ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Comparison:
+    """Several models evaluated on the same photos."""
+
+    results: tuple[EvaluationResult, ...]  # one per model, in the order asked
+
+    def table(self) -> str:
+        """Markdown table: metric | baseline | each model | original."""
+        first = self.results[0]
+        columns = {"baseline": first.baseline.means.as_dict()}
+        columns.update({r.model: r.colorized.means.as_dict() for r in self.results})
+        columns["original"] = first.original.means.as_dict()
+        return metric_table(columns)
+
+
+def compare(source: str | os.PathLike | Sequence[str | os.PathLike], models: Sequence[str], *,
+            weights: Mapping[str, str | os.PathLike] | None = None, size: int = 256, protocol: str = "full",
+            batch_size: int = 4, device: str | torch.device | None = None, limit: int | None = None,
+            progress: bool | None = None, preview_height: int | None = PREVIEW_HEIGHT) -> Comparison:
+    """`evaluate` each model on the same photos. `weights` maps model names to weights files (a model
+    without one uses its shipped weights). Raises ValueError for an empty or repeated model list."""
+    if not models:
+        raise ValueError("compare needs at least one model")
+    if len(set(models)) != len(models):
+        raise ValueError(f"a model is named twice in {list(models)}")
+    weights = dict(weights or {})
+    unknown = set(weights) - set(models)
+    if unknown:
+        raise ValueError(f"weights given for {sorted(unknown)}, which are not among the models {list(models)}")
+    colorizers = [_make_colorizer(m, weights.get(m), device, size, batch_size) for m in models]  # fail early
+    return Comparison(tuple(
+        evaluate(source, protocol=protocol, limit=limit, progress=progress, preview_height=preview_height,
+                 colorizer=c) for c in colorizers))
+
+
+def comparison_grid(comparison: Comparison, cell_height: int = PREVIEW_HEIGHT) -> Image.Image:
+    """For each photo a row original | each model | grayscale, with PSNR, SSIM, ΔE00 and CF under each
+    picture (CF only under the original), as the design's comparison slides."""
+    by_model = [{r.name: r for r in res.images} for res in comparison.results]
+    names = [r.name for r in comparison.results[0].images if all(r.name in m for m in by_model)]
+    if not names:
+        raise ValueError("no photo was evaluated by every model")
+    rows, labels = [], []
+    for name in names:
+        first = by_model[0][name]
+        if first.preview is None:
+            raise ValueError("comparison_grid needs results evaluated with preview_height set")
+        rows.append([first.preview.original, *(m[name].preview.colorized for m in by_model), first.preview.grayscale])
+        labels.append([caption(first.original.as_dict(), ("cf",)), *(caption(m[name].colorized.as_dict()) for m in by_model),
+                       caption(first.baseline.as_dict())])
+    titles = ["original", *(r.model for r in comparison.results), "grayscale input"]
+    return image_grid(rows, labels, col_titles=titles, cell_height=cell_height, row_titles=names)
+
+
+def failed_lines(result: EvaluationResult) -> list[str]:
+    """One line per skipped photo."""
+    return [f"skipped: {f.reason}" for f in result.failed]
+
+
+__all__ = [
+    "Comparison", "EvaluationResult", "FailedImage", "ImageResult", "MetricValues", "PROTOCOLS", "Preview",
+    "ReportFiles", "SetSummary", "compare", "comparison_grid", "evaluate", "failed_lines",
+    "per_image_csv", "summarize_rows", "summary_markdown", "worst_and_best", "worst_best_grid", "write_report",
+]
