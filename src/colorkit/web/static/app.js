@@ -34,6 +34,10 @@
     return mb >= 10 ? `${Math.round(mb)} MB` : `${mb.toFixed(1).replace(/\.0$/, "")} MB`;
   }
 
+  function fileSize(n) {
+    return n < 1e6 ? `${Math.max(1, Math.round(n / 1e3))} kB` : megabytes(n);
+  }
+
   function setStatus(text, isBusy = false) {
     statusEl.textContent = text;
     statusEl.classList.toggle("busy", isBusy);
@@ -175,7 +179,7 @@
     download.textContent = `Download ${name}`;
     openFull.href = afterUrl;
     const size = afterOk ? `${resultImg.naturalWidth} × ${resultImg.naturalHeight} pixels, ` : "";
-    meta.textContent = `${size}${megabytes(blob.size)}, model ${model}.` +
+    meta.textContent = `${size}${fileSize(blob.size)}, model ${model}.` +
       (afterOk ? "" : " This browser cannot show this format; download it to view it.");
     setSplit(slider.value);
     setStatus(afterOk

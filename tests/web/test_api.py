@@ -1,0 +1,442 @@
+"""`colorkit serve`'s HTTP API with FastAPI's TestClient: every endpoint, bad uploads, limits, the queue.
+
+Most tests inject a fake colorizer (fast, controllable); one runs the real Colorizer on random weights
+(plumbing only: its colours mean nothing).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import struct
+import tempfile
+import threading
+import time
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+pytest.importorskip("fastapi", reason="needs the serve extras: pip install 'colorkit[serve]'")
+pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from colorkit.checkpoint import WeightsError  # noqa: E402
+from colorkit.web import ServeSettings, create_app  # noqa: E402
+from colorkit.web.app import STATIC_DIR, content_disposition, output_filename  # noqa: E402
+from tests.conftest import synthetic_rgb  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory) -> Path:
+    """Random-init jkspnet-lab weights, as conftest's `make_weights` writes them, once per module."""
+    import torch
+
+    from colorkit.checkpoint import export_weights
+    from colorkit.models import create_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "jkspnet-lab-random.safetensors"
+    export_weights(path, "jkspnet-lab", create_model("jkspnet-lab").state_dict(), card={"test": True})
+    return path
+
+
+class FakeColorizer:
+    """Tints the gray; can hold every batch at a gate to keep the worker busy."""
+
+    def __init__(self, log: list, gate: threading.Event | None, started: threading.Event | None) -> None:
+        self.log, self.gate, self.started = log, gate, started
+
+    def colorize_loaded(self, images):
+        self.log.append(len(images))
+        if self.started is not None:
+            self.started.set()
+        if self.gate is not None and not self.gate.wait(30):
+            raise RuntimeError("test gate never opened")
+        return [np.stack([im.gray, im.gray * 0.8, im.gray * 0.5], axis=-1).astype(np.float32) for im in images]
+
+
+class FakeFactory:
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.gate = gate
+        self.started = threading.Event()
+        self.batches: list[int] = []  # size of each batch colorized
+        self.built: list[tuple[str, int]] = []  # (model, size) of each colorizer built
+
+    def __call__(self, model, weights, size):
+        self.built.append((model, size))
+        return FakeColorizer(self.batches, self.gate, self.started)
+
+
+def _client(weights_file: Path, factory=None, **overrides) -> TestClient:
+    settings = ServeSettings(weights=(weights_file,), **overrides)
+    return TestClient(create_app(settings, colorizer_factory=factory or FakeFactory()))
+
+
+@pytest.fixture
+def client(weights_file):
+    with _client(weights_file) as c:
+        yield c
+
+
+def _encode(array: np.ndarray, fmt: str, **save) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=fmt, **save)
+    return buf.getvalue()
+
+
+def _gray(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
+    return np.asarray(Image.fromarray(synthetic_rgb(h, w, seed)).convert("L"))
+
+
+def _post(client: TestClient, data: bytes, name: str = "photo.png", **fields):
+    return client.post("/api/colorize", files={"file": (name, data, "application/octet-stream")},
+                       data={k: str(v) for k, v in fields.items()})
+
+
+def _assert_still_serving(client: TestClient) -> None:
+    r = client.get("/healthz")
+    assert r.status_code == 200 and r.json()["status"] == "ok"
+
+
+def _assert_one_line_error(r, status: int | tuple[int, ...], *needles: str) -> str:
+    assert r.status_code in (status if isinstance(status, tuple) else (status,)), (r.status_code, r.text[:300])
+    assert r.headers["content-type"].startswith("application/json")
+    detail = r.json()["detail"]
+    assert isinstance(detail, str) and "\n" not in detail and detail
+    for needle in needles:
+        assert needle in detail, detail
+    return detail
+
+
+def _bomb_png(width: int = 20000, height: int = 20000) -> bytes:
+    """A real 1-bit all-black PNG of width x height: tens of KB on disk, 400 megapixels decoded."""
+
+    def chunk(kind: bytes, payload: bytes) -> bytes:
+        return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte + packed bits
+    comp = zlib.compressobj(9)
+    idat = b"".join(comp.compress(row) for _ in range(height)) + comp.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+# -- endpoints ----------------------------------------------------------------------------------------
+
+def test_healthz(client):
+    r = client.get("/healthz")
+    assert r.status_code == 200
+    body = r.json()
+    assert body["status"] == "ok" and body["queued"] == 0 and body["queue_size"] == 16
+
+
+def test_models_lists_every_model_with_weights_and_default(client):
+    r = client.get("/api/models")
+    assert r.status_code == 200
+    body = r.json()
+    models = {m["name"]: m for m in body["models"]}
+    assert set(models) == {"jkspnet-lab", "unet-rgb"}
+    assert body["default"] == "jkspnet-lab" and models["jkspnet-lab"]["default"]
+    assert models["jkspnet-lab"] | {"description": None} == {
+        "name": "jkspnet-lab", "color_mode": "lab", "description": None, "weights": True,
+        "weights_source": "file", "reason": None, "default": True}
+    assert models["jkspnet-lab"]["description"]
+    assert models["unet-rgb"]["color_mode"] == "rgb"
+    assert models["unet-rgb"]["weights"] is False and "--weights" in models["unet-rgb"]["reason"]
+    assert body["max_upload_bytes"] == 25_000_000 and body["max_pixels"] == 40_000_000
+
+
+def test_page_and_static_files_are_served_from_the_server_only(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert '<meta name="viewport"' in html and 'aria-live="polite"' in html
+    assert re.search(r'<label for="slider">', html) and 'type="range"' in html
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    for name, kind in [("app.css", "text/css"), ("app.js", "javascript")]:
+        r = client.get(f"/static/{name}")
+        assert r.status_code == 200 and kind in r.headers["content-type"]
+    for path in STATIC_DIR.iterdir():  # nothing fetched from elsewhere
+        text = path.read_text()
+        assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", text), path.name
+        assert "@import" not in text and "url(http" not in text, path.name
+
+
+def test_openapi_documents_the_upload(client):
+    spec = client.get("/openapi.json").json()
+    op = spec["paths"]["/api/colorize"]["post"]
+    assert "file" in op["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    assert {"200", "413", "415", "503"} <= set(op["responses"])
+
+
+def test_unknown_route_is_json_404(client):
+    _assert_one_line_error(client.get("/nope"), 404)
+
+
+# -- colorizing ---------------------------------------------------------------------------------------
+
+def test_png_in_png_out_same_size(client):
+    r = _post(client, _encode(_gray(48, 64), "PNG"), "photo.png")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png"
+    assert 'filename="photo_color.png"' in r.headers["content-disposition"]
+    out = Image.open(io.BytesIO(r.content))
+    assert out.format == "PNG" and out.size == (64, 48) and out.mode == "RGB"
+
+
+def test_jpeg_in_jpeg_out_keeps_exif_and_icc(client):
+    from PIL import ImageCms
+
+    exif = Image.Exif()
+    exif[0x010F] = "colorkit-test-camera"  # Make
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    data = _encode(_gray(40, 56), "JPEG", exif=exif, icc_profile=icc, quality=90)
+    r = _post(client, data, "Holiday Photo.jpeg")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/jpeg"
+    assert 'filename="Holiday Photo_color.jpeg"' in r.headers["content-disposition"]
+    out = Image.open(io.BytesIO(r.content))
+    assert out.format == "JPEG" and out.size == (56, 40)
+    assert out.getexif().get(0x010F) == "colorkit-test-camera"
+    assert out.info.get("icc_profile") == icc
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "BMP"])
+def test_gif_and_bmp_come_back_as_png(client, fmt):
+    r = _post(client, _encode(_gray(30, 20), fmt), f"scan.{fmt.lower()}")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"] == "image/png"
+    assert 'filename="scan_color.png"' in r.headers["content-disposition"]
+    assert Image.open(io.BytesIO(r.content)).size == (20, 30)
+
+
+def test_model_and_size_fields_choose_the_colorizer(weights_file):
+    factory = FakeFactory()
+    with _client(weights_file, factory, preload=False) as c:
+        assert _post(c, _encode(_gray(), "PNG"), model="jkspnet-lab", size=64).status_code == 200
+        assert _post(c, _encode(_gray(), "PNG")).status_code == 200
+    assert factory.built == [("jkspnet-lab", 64), ("jkspnet-lab", 256)]
+
+
+def test_real_colorizer_on_random_weights(weights_file):
+    """The default factory: colorkit.colorize.Colorizer, on random weights (plumbing only)."""
+    with TestClient(create_app(ServeSettings(weights=(weights_file,), size=32, device="cpu"))) as c:
+        r = _post(c, _encode(synthetic_rgb(50, 70), "PNG"), "colour.png")
+        assert r.status_code == 200, r.text
+        out = np.asarray(Image.open(io.BytesIO(r.content)))
+        assert out.shape == (50, 70, 3)
+
+
+def test_filenames():
+    assert output_filename("a/b.JPG", "JPEG") == "b_color.JPG"
+    assert output_filename("scan.tif", "PNG") == "scan_color.png"
+    assert output_filename("noext", "PNG") == "noext_color.png"
+    header = content_disposition("café.png")
+    assert header.startswith('attachment; filename="caf_.png"') and "filename*=UTF-8''caf%C3%A9.png" in header
+
+
+def test_upload_is_read_into_memory_not_spooled_to_disk(client, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the upload went to a temporary file")
+
+    for name in ("SpooledTemporaryFile", "NamedTemporaryFile", "TemporaryFile"):  # what form parsers spool to
+        monkeypatch.setattr(tempfile, name, refuse)
+    r = _post(client, _encode(_gray(300, 400, seed=3), "PNG"))
+    assert r.status_code == 200, r.text
+
+
+# -- bad uploads: the right 4xx, a one-line reason, and the server keeps serving ----------------------
+
+def _truncated_jpeg() -> bytes:
+    data = _encode(synthetic_rgb(120, 160), "JPEG", quality=95)
+    return data[: len(data) // 2]
+
+
+BAD_UPLOADS = {
+    "empty": (lambda: b"", "empty.png", 400, ["empty.png", "empty"]),
+    "truncated jpeg": (_truncated_jpeg, "cut.jpg", 422, ["cut.jpg"]),
+    "text file": (lambda: b"hello, I am not a photo\n" * 20, "notes.txt", 415, ["notes.txt: not an image"]),
+    # 422 where imageio tells a damaged image from a non-image by its signature, else 415
+    "damaged png header": (lambda: b"\x89PNG\r\n\x1a\n" + b"\0" * 40, "broken.png", (415, 422), ["broken.png: "]),
+    "7000 x 7000 png": (lambda: _bomb_png(7000, 7000), "big.png", 413, ["big.png", "7000 x 7000", "49.0 megapixels"]),
+    "20000 x 20000 png": (_bomb_png, "bomb.png", 413, ["bomb.png", "400.0 megapixels", "40 megapixel limit"]),
+}
+
+
+@pytest.mark.parametrize("case", BAD_UPLOADS)
+def test_bad_upload_gets_4xx_and_server_keeps_serving(client, case):
+    make, name, status, needles = BAD_UPLOADS[case]
+    data = make()
+    if case.startswith("20000"):
+        assert len(data) < 200_000  # tiny on disk
+    _assert_one_line_error(_post(client, data, name), status, *needles)
+    _assert_still_serving(client)
+    assert _post(client, _encode(_gray(), "PNG")).status_code == 200
+
+
+def test_file_over_lowered_limit_is_413(weights_file):
+    with _client(weights_file, max_upload_bytes=1_000_000) as c:
+        big = np.random.default_rng(0).integers(0, 256, (1000, 1500), dtype=np.uint8)  # 1.5 MB as PNG
+        data = _encode(big, "PNG")
+        assert len(data) > 1_000_000
+        _assert_one_line_error(_post(c, data, "big.png"), 413, "1 MB upload limit")
+        _assert_still_serving(c)
+
+
+def test_real_30_mb_body_is_413_under_the_default_25_mb_limit(client):
+    # Refused from Content-Length, before the body is read.
+    r = _post(client, b"\0" * 30_000_000, "huge.png")
+    _assert_one_line_error(r, 413, "30.0 MB", "25 MB upload limit")
+    _assert_still_serving(client)
+
+
+def test_streamed_body_without_content_length_is_counted(weights_file):
+    with _client(weights_file, max_upload_bytes=100_000) as c:
+        boundary = "colorkitboundary"
+        head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.png\"\r\n"
+                "Content-Type: image/png\r\n\r\n").encode()
+
+        def body():
+            yield head
+            for _ in range(100):  # 1.6 MB in all, far over the limit
+                yield b"\1" * 16_384
+            yield f"\r\n--{boundary}--\r\n".encode()
+
+        r = c.post("/api/colorize", content=body(),
+                   headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        assert "content-length" not in r.request.headers
+        _assert_one_line_error(r, 413, "s.png", "0.1 MB upload limit")
+        _assert_still_serving(c)
+
+
+@pytest.mark.parametrize("kwargs, status, needle", [
+    ({"content": b"{}", "headers": {"Content-Type": "application/json"}}, 415, "multipart/form-data"),
+    ({"data": {"model": "jkspnet-lab"}, "files": {"other": ("x.png", b"123")}}, 400, "no 'file' field"),
+    ({"content": b"--x\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.png\"\r\n\r\nabc",
+      "headers": {"Content-Type": "multipart/form-data; boundary=x"}}, 400, "multipart"),
+    ({"content": b"--x--\r\n", "headers": {"Content-Type": "multipart/form-data"}}, 400, "boundary"),
+])
+def test_malformed_requests(client, kwargs, status, needle):
+    _assert_one_line_error(client.post("/api/colorize", **kwargs), status, needle)
+    _assert_still_serving(client)
+
+
+@pytest.mark.parametrize("fields, status, needle", [
+    ({"model": "nope"}, 422, "unknown model 'nope'"),
+    ({"size": "big"}, 422, "size must be a whole number"),
+    ({"size": "4"}, 422, "size must be between"),
+    ({"size": "100000"}, 422, "size must be between"),
+])
+def test_bad_fields_are_422(client, fields, status, needle):
+    _assert_one_line_error(_post(client, _encode(_gray(), "PNG"), **fields), status, needle)
+
+
+def test_model_without_weights_is_503_with_reason(client):
+    r = _post(client, _encode(_gray(), "PNG"), model="unet-rgb")
+    _assert_one_line_error(r, 503, "unet-rgb", "--weights")
+    assert "retry-after" not in r.headers
+    _assert_still_serving(client)
+
+
+def test_server_starts_without_any_weights():
+    with TestClient(create_app(ServeSettings(), colorizer_factory=FakeFactory())) as c:
+        models = c.get("/api/models").json()["models"]
+        assert not any(m["weights"] for m in models)
+        _assert_one_line_error(_post(c, _encode(_gray(), "PNG")), 503, "jkspnet-lab", "--weights")
+        _assert_still_serving(c)
+
+
+def test_bad_weights_file_is_refused_at_startup(tmp_path):
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"not weights")
+    with pytest.raises(WeightsError, match="bad.safetensors"):
+        create_app(ServeSettings(weights=(bad,)))
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="unknown model"):
+        ServeSettings(model="nope")
+    with pytest.raises(ValueError, match="queue_size"):
+        ServeSettings(queue_size=0)
+
+
+# -- the queue ----------------------------------------------------------------------------------------
+
+def _wait_for(predicate, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.01)
+
+
+def _post_in_thread(client, data, results, name="photo.png"):
+    t = threading.Thread(target=lambda: results.append(_post(client, data, name)))
+    t.start()
+    return t
+
+
+def test_full_queue_is_503_with_retry_after(weights_file):
+    gate = threading.Event()
+    factory = FakeFactory(gate)
+    with _client(weights_file, factory, queue_size=1, batch_size=1, preload=False) as c:
+        data = _encode(_gray(), "PNG")
+        results: list = []
+        threads = [_post_in_thread(c, data, results)]
+        assert factory.started.wait(10)  # the worker holds request 1
+        threads.append(_post_in_thread(c, data, results))
+        _wait_for(lambda: c.get("/healthz").json()["queued"] == 1)  # request 2 waits in the queue
+        r = _post(c, data)
+        detail = _assert_one_line_error(r, 503, "busy")
+        assert int(r.headers["retry-after"]) >= 1 and "try again" in detail
+        _assert_still_serving(c)
+        gate.set()
+        for t in threads:
+            t.join(30)
+        assert [r.status_code for r in results] == [200, 200]
+
+
+def test_waiting_requests_are_batched_and_one_bad_photo_spares_the_rest(weights_file):
+    gate = threading.Event()
+    factory = FakeFactory(gate)
+    with _client(weights_file, factory, batch_size=4, preload=False) as c:
+        good = _encode(_gray(), "PNG")
+        results: list = []
+        threads = [_post_in_thread(c, good, results, "first.png")]
+        assert factory.started.wait(10)
+        threads += [_post_in_thread(c, good, results, f"p{i}.png") for i in range(3)]
+        threads.append(_post_in_thread(c, _truncated_jpeg(), results, "cut.jpg"))
+        _wait_for(lambda: c.get("/healthz").json()["queued"] == 4)
+        gate.set()
+        for t in threads:
+            t.join(30)
+    assert sorted(r.status_code for r in results) == [200, 200, 200, 200, 422]
+    assert factory.batches == [1, 3]  # the truncated photo never reached the model
+
+
+# -- the command --------------------------------------------------------------------------------------
+
+def test_cli_serve_builds_the_app_on_loopback(monkeypatch, weights_file):
+    import uvicorn
+
+    from colorkit.cli import main
+
+    calls = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
+    assert main(["serve", "--weights", str(weights_file), "--port", "8123", "--max-upload-mb", "2",
+                 "--queue-size", "3"]) == 0
+    assert calls["host"] == "127.0.0.1" and calls["port"] == 8123
+    settings = calls["app"].state.settings
+    assert settings.max_upload_bytes == 2_000_000 and settings.queue_size == 3
+    assert settings.weights == (weights_file,)
+
+
+def test_cli_serve_reports_a_bad_weights_file(tmp_path, capsys):
+    from colorkit.cli import main
+
+    assert main(["serve", "--weights", str(tmp_path / "missing.safetensors")]) == 2
+    assert "missing.safetensors" in capsys.readouterr().err

@@ -1,0 +1,206 @@
+"""End to end: the real `colorkit serve` in a subprocess, driven by Debian's Chromium through Selenium.
+
+Uploads a synthetic grayscale photo, waits for the result, and checks what a person would: the
+result at the input's full pixel size, the before/after slider (keyboard too), the download link,
+a clear message for a file that is not an image, and a phone-sized layout without sideways
+scrolling. Saves screenshots in tmp_path, and also at $COLORKIT_SCREENSHOT when set.
+
+Needs `apt-get install chromium chromium-driver` and `pip install selenium`; skipped otherwise.
+Random weights (plumbing only): the colours mean nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import synthetic_rgb
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+PHOTO_SIZE = (484, 322)  # width, height: deliberately not multiples of the model's 8
+
+pytestmark = pytest.mark.slow
+
+
+def _need_browser() -> None:
+    pytest.importorskip("selenium", reason="needs selenium: pip install 'colorkit[test]'")
+    pytest.importorskip("uvicorn", reason="needs the serve extras: pip install 'colorkit[serve]'")
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
+    if missing:
+        pytest.skip(f"needs Debian's Chromium and its driver ({', '.join(missing)} missing): "
+                    "apt-get install chromium chromium-driver")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def server(make_weights, tmp_path):
+    """`colorkit serve` on a free loopback port with random jkspnet-lab weights; yields its URL."""
+    _need_browser()
+    port = _free_port()
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "colorkit", "serve", "--port", str(port), "--weights", str(make_weights()),
+         "--size", "64", "--device", "cpu", "--max-upload-mb", "1", "--log-level", "warning"],
+        stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/healthz", timeout=1) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                log.flush()
+                pytest.fail(f"server did not start:\n{(tmp_path / 'server.log').read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture
+def browser(tmp_path, monkeypatch):
+    """Headless Chromium that downloads nothing and phones nowhere."""
+    _need_browser()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not fetch drivers
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
+                 "--disable-dev-shm-usage", "--window-size=1280,1400", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _screenshot(driver, tmp_path: Path, name: str, env: str | None = None) -> Path:
+    path = tmp_path / name
+    assert driver.save_screenshot(str(path))
+    if env and os.environ.get(env):
+        target = Path(os.environ[env])
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+    return path
+
+
+def test_colorize_a_photo_in_the_browser(server, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    width, height = PHOTO_SIZE
+    photo = tmp_path / "photo.png"
+    Image.fromarray(synthetic_rgb(height, width, seed=4)).convert("L").save(photo)
+
+    browser.get(server)
+    wait = WebDriverWait(browser, 20, poll_frequency=0.1)
+    wait.until(lambda d: d.find_element(By.ID, "model").is_enabled())
+    options = {o.get_attribute("value"): o for o in browser.find_elements(By.CSS_SELECTOR, "#model option")}
+    assert options["jkspnet-lab"].get_attribute("disabled") is None
+    assert options["unet-rgb"].get_attribute("disabled") is not None  # no weights: shown disabled
+    assert "no weights" in options["unet-rgb"].text
+    assert "--weights" in browser.find_element(By.ID, "model-help").text
+
+    browser.find_element(By.ID, "file").send_keys(str(photo))  # choosing a file starts colorizing
+
+    def result_ready(d):
+        error = d.find_element(By.ID, "error")
+        if error.is_displayed():
+            raise AssertionError(f"the page shows an error: {error.text}")
+        return d.execute_script(
+            "const i = document.getElementById('result-img');"
+            "return !document.getElementById('result').hidden && i.complete && i.naturalWidth > 0;")
+
+    wait.until(result_ready)
+    natural = browser.execute_script(
+        "const i = document.getElementById('result-img'); return [i.naturalWidth, i.naturalHeight];")
+    assert natural == [width, height]  # full resolution, not the model's working size
+    assert "Done" in browser.find_element(By.ID, "status").text
+
+    slider = browser.find_element(By.ID, "slider")
+    assert slider.get_attribute("type") == "range"
+    assert browser.find_element(By.CSS_SELECTOR, "label[for='slider']").text.strip()
+    slider.send_keys(Keys.END)  # keyboard-operable
+    assert slider.get_attribute("value") == "100"
+    for _ in range(3):
+        slider.send_keys(Keys.ARROW_LEFT)
+    assert slider.get_attribute("value") == "97"
+    split = browser.execute_script(
+        "return document.getElementById('compare').style.getPropertyValue('--split');")
+    assert split.strip() == "97%"
+    slider.send_keys(Keys.HOME)
+    for _ in range(35):
+        slider.send_keys(Keys.ARROW_RIGHT)
+
+    download = browser.find_element(By.ID, "download")
+    assert download.get_attribute("download") == "photo_color.png"
+    assert download.get_attribute("href").startswith("blob:")
+    assert download.is_displayed()
+    _screenshot(browser, tmp_path, "result.png", "COLORKIT_SCREENSHOT")
+
+    # Drag and drop: a photo dropped on the drop zone is colorized.
+    dropped = base64.b64encode(photo.read_bytes()).decode()
+    browser.execute_script("""
+        const bytes = Uint8Array.from(atob(arguments[0]), (c) => c.charCodeAt(0));
+        const dt = new DataTransfer();
+        dt.items.add(new File([bytes], 'dropped.png', {type: 'image/png'}));
+        document.getElementById('dropzone').dispatchEvent(
+          new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));""", dropped)
+    wait.until(lambda d: "dropped.png colorized" in d.find_element(By.ID, "status").text)
+    assert browser.find_element(By.ID, "download").get_attribute("download") == "dropped_color.png"
+
+    # A file that is not an image: the server's one-line reason on the page, and the page still works.
+    text = tmp_path / "notes.txt"
+    text.write_text("not a photo\n" * 10)
+    browser.find_element(By.ID, "file").send_keys(str(text))
+    wait.until(lambda d: d.find_element(By.ID, "error").is_displayed())
+    assert browser.find_element(By.ID, "error").text.startswith("notes.txt: not an image")
+
+    # A file over the server's upload limit (1 MB here): refused with the limit named.
+    noise = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (800, 1600), dtype=np.uint8)).save(noise)
+    assert noise.stat().st_size > 1_000_000
+    browser.find_element(By.ID, "file").send_keys(str(noise))
+    wait.until(lambda d: "noise.png" in d.find_element(By.ID, "error").text)
+    assert "over the 1 MB upload limit" in browser.find_element(By.ID, "error").text
+    assert not browser.find_element(By.ID, "result").is_displayed()
+
+    # Phone-sized: nothing wider than the screen.
+    browser.set_window_size(390, 844)
+    overflow = browser.execute_script(
+        "return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
+    assert overflow <= 0
+    _screenshot(browser, tmp_path, "phone.png")
