@@ -315,7 +315,7 @@ def _run_train(args: argparse.Namespace) -> int:
     return 130 if result.status == "interrupted" else 0
 
 
-_COMMANDS = (_add_info, _add_colorize, _add_demo, _add_serve, _add_evaluate, _add_compare)
+_COMMANDS = (_add_info, _add_colorize, _add_demo, _add_serve, _add_evaluate, _add_compare, _add_train)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,266 @@
+"""Training: the files a run writes, exact resume, torchrun equivalence, divergence, interruption.
+
+Everything runs on the CPU with tiny synthetic photos (16 x 16, batch 4, 3 steps per epoch).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from colorkit import cli
+from colorkit.checkpoint import load_checkpoint, load_weights
+from colorkit.data import PhotoDataset
+from colorkit.models import get_model_info, list_models
+from colorkit.train import TrainConfig, TrainingDiverged, train
+from tests.test_data import make_photo_dir
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def small_config(data: Path, out: Path, model: str = "jkspnet-lab", **changes) -> TrainConfig:
+    """15 colour photos -> 12 training (3 steps of 4) and 3 validation photos, deterministic."""
+    settings = dict(epochs=2, batch_size=4, image_size=16, workers=0, resize="squash", deterministic=True)
+    settings.update(changes)
+    return TrainConfig(str(data), model, str(out), **settings)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory) -> Path:
+    return make_photo_dir(tmp_path_factory.mktemp("train") / "photos", n=15)
+
+
+@pytest.fixture(scope="module")
+def reference_runs(data_dir, tmp_path_factory):
+    """Uninterrupted two-epoch runs, one per model, trained once for the whole module."""
+    runs = {}
+
+    def get(model: str):
+        if model not in runs:
+            out = tmp_path_factory.mktemp(model) / "run"
+            runs[model] = train(small_config(data_dir, out, model), progress=False)
+        return runs[model]
+
+    return get
+
+
+def read_history(run_dir: Path) -> list[dict[str, str]]:
+    with open(run_dir / "history.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("model", list_models())
+def test_two_epochs_write_every_file_and_learn(reference_runs, model):
+    result = reference_runs(model)
+    run = result.run_dir
+    assert result.status == "finished" and result.epochs_run == 2
+    for name in ("last.pt", "best.pt", "model.safetensors", "model_card.json", "history.csv", "loss_curve.png",
+                 "split.json"):
+        assert (run / name).is_file(), name
+    assert not [p for p in run.iterdir() if p.name.startswith(".")]  # no temporary files left behind
+    rows = read_history(run)
+    assert [r["epoch"] for r in rows] == ["1", "2"]
+    assert list(rows[0]) == ["epoch", "train_loss", "val_loss", "seconds", "images_per_s", "lr"]
+    assert float(rows[1]["train_loss"]) < float(rows[0]["train_loss"])  # it learns
+    assert (run / "loss_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    last = load_checkpoint(run / "last.pt")
+    assert last["model"] == model and last["epoch"] == 2 and last["partial"] is None
+    assert last["config"]["batch_size"] == 4 and last["config"]["model"] == model
+    assert {"python", "numpy", "torch"} <= set(last["rng"]) and "optimizer" in last
+    assert not any(k.startswith(("module.", "_orig_mod.")) for k in last["state_dict"])
+    best = load_checkpoint(run / "best.pt")
+    assert best["epoch"] == result.best_epoch
+
+    card = json.loads((run / "model_card.json").read_text())
+    assert card["model"] == model and card["color_mode"] == get_model_info(model).color_mode
+    assert card["images"] == {"train": 12, "validation": 3, "skipped_grayscale": 1, "skipped_unreadable": 1}
+    assert card["epochs_run"] == 2 and card["best_epoch"] == result.best_epoch
+    assert card["best_val_loss"] == pytest.approx(result.best_val_loss) and card["config"]["image_size"] == 16
+    weights = load_weights(run / "model.safetensors", expected_model=model)
+    assert weights.metadata["card"] == card
+    for k, v in weights.state_dict.items():  # fp16 export of the best weights
+        assert torch.allclose(v.float(), best["state_dict"][k].float(), rtol=1e-3, atol=1e-3), k
+
+
+def test_interrupted_runs_resume_exactly(reference_runs, data_dir, tmp_path, monkeypatch):
+    """Stopped after epoch 1, then in the middle of epoch 2 (after its first step), then resumed to the end:
+    the same weights, optimizer state and losses as the uninterrupted run."""
+    reference = reference_runs("jkspnet-lab")
+    out = tmp_path / "run"
+    stop = threading.Event()
+
+    first = train(small_config(data_dir, out), progress=False, stop=stop, on_epoch=lambda row: stop.set())
+    assert first.status == "interrupted" and first.epochs_run == 1
+    assert load_checkpoint(out / "last.pt")["epoch"] == 1
+
+    original = PhotoDataset.__getitem__
+
+    def getitem(self, key):
+        if self.train and isinstance(key, tuple) and key[0] == 2:
+            stop.set()  # as a SIGTERM arriving while epoch 2's first batch loads
+        return original(self, key)
+
+    stop.clear()
+    monkeypatch.setattr(PhotoDataset, "__getitem__", getitem)
+    second = train(small_config(data_dir, out), resume=True, progress=False, stop=stop)
+    assert second.status == "interrupted" and second.epochs_run == 1
+    saved = load_checkpoint(out / "last.pt")
+    assert saved["epoch"] == 1 and saved["partial"]["step"] == 1 and saved["partial"]["photos"] == 4
+
+    monkeypatch.setattr(PhotoDataset, "__getitem__", original)
+    third = train(small_config(data_dir, out), resume=True, progress=False)
+    assert third.status == "finished" and third.epochs_run == 2
+
+    a, b = load_checkpoint(reference.run_dir / "last.pt"), load_checkpoint(out / "last.pt")
+    assert_same_state(a["state_dict"], b["state_dict"])
+    for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
+        assert_same_state(pa, pb)
+    for ra, rb in zip(reference.history, third.history):
+        assert (ra["train_loss"], ra["val_loss"]) == (rb["train_loss"], rb["val_loss"])
+    assert_same_state(load_weights(reference.run_dir / "model.safetensors").state_dict,
+                      load_weights(out / "model.safetensors").state_dict)
+
+
+def test_resume_refuses_another_model_or_changed_settings(reference_runs, data_dir, tmp_path, capsys):
+    run = reference_runs("jkspnet-lab").run_dir
+    with pytest.raises(ValueError, match="checkpoint for model 'jkspnet-lab', not 'unet-rgb'"):
+        train(small_config(data_dir, run, "unet-rgb"), resume=True, progress=False)
+    with pytest.raises(ValueError, match=r"cannot resume with different settings \(lr 0.001 -> 0.01\)"):
+        train(small_config(data_dir, run, lr=0.01), resume=True, progress=False)
+    with pytest.raises(ValueError, match="already holds a training run"):
+        train(small_config(data_dir, run), progress=False)
+    with pytest.raises(FileNotFoundError, match="no checkpoint to resume"):
+        train(small_config(data_dir, tmp_path / "none"), resume=True, progress=False)
+    status = cli.main(["train", str(data_dir), "--model", "unet-rgb", "--out", str(run), "--resume"])
+    assert status == 2 and "holds a run of model 'jkspnet-lab', not 'unet-rgb'" in capsys.readouterr().err
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(data_dir, tmp_path, monkeypatch):
+    mode = get_model_info("jkspnet-lab").mode
+    poisoned = threading.Event()
+    target = mode.target_from_rgb
+    monkeypatch.setattr(mode, "target_from_rgb", lambda rgb: target(rgb) * (math.nan if poisoned.is_set() else 1.0))
+    out = tmp_path / "run"
+    with pytest.raises(TrainingDiverged, match="NaN or infinite in epoch 2") as exc:
+        train(small_config(data_dir, out, epochs=3), progress=False, on_epoch=lambda row: poisoned.set())
+    assert str(out / "last.pt") in str(exc.value) and "\n" not in str(exc.value)
+    for name in ("last.pt", "best.pt"):
+        ckpt = load_checkpoint(out / name)
+        assert ckpt["epoch"] == 1
+        assert all(v.isfinite().all() for v in ckpt["state_dict"].values() if v.is_floating_point())
+    assert len(read_history(out)) == 1 and not (out / "model.safetensors").exists()
+
+
+def test_divergence_before_any_checkpoint(data_dir, tmp_path, capsys):
+    status = cli.main(["train", str(data_dir), "--model", "jkspnet-lab", "--out", str(tmp_path / "run"),
+                       "--epochs", "1", "--batch-size", "4", "--image-size", "16", "--workers", "0",
+                       "--lr", "1e30", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert status == 1 and "NaN or infinite" in err and "no checkpoint had been written yet" in err
+    assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def test_ctrl_c_saves_and_resume_finishes(data_dir, tmp_path):
+    """Ctrl-C to the whole process group (as a terminal sends it, loader workers included)."""
+    out = tmp_path / "run"
+    args = ["train", str(data_dir), "--model", "jkspnet-lab", "--out", str(out), "--batch-size", "4",
+            "--image-size", "16", "--workers", "1", "--no-progress"]
+    proc = subprocess.Popen([sys.executable, "-m", "colorkit", *args, "--epochs", "50"], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (out / "history.csv").exists():
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.2)
+        os.killpg(proc.pid, signal.SIGINT)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert "SIGINT received" in stderr and "Traceback" not in stderr
+    assert "continue with --resume" in stdout
+    saved = load_checkpoint(out / "last.pt")
+    assert saved["epoch"] >= 1
+    assert cli.main([*args, "--resume", "--epochs", "3"]) == 0
+    assert [r["epoch"] for r in read_history(out)] == ["1", "2", "3"]
+    assert (out / "model.safetensors").is_file()
+
+
+# A BatchNorm-free model, registered in a launcher script, for the torchrun equivalence test.
+LAUNCHER = textwrap.dedent('''
+    import sys
+    from torch import nn
+    from colorkit.models import ModelInfo, register_model
+
+    @register_model(ModelInfo(name="tiny-test", color_mode="lab", size_multiple=1, description="tests only"))
+    def tiny():
+        return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
+                             nn.Conv2d(8, 2, 3, padding=1))
+
+    from colorkit.cli import main
+    sys.exit(main(sys.argv[1:]))
+''')
+
+
+def run_cli(launcher: list[str], args: list[str]) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, *launcher, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_match_one_process(data_dir, tmp_path):
+    """DDP on gloo with 2 ranks x 2 photos equals 1 process x 4 photos: same global batches, averaged
+    gradients, and a validation mean summed over ranks. The model has no BatchNorm: with BatchNorm, ranks
+    normalise with their own half-batch statistics (DDP's default), which is not what one process computes
+    (SyncBatchNorm, --sync-bn, would be, but torch runs it on CUDA only)."""
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(LAUNCHER)
+    common = ["train", str(data_dir), "--model", "tiny-test", "--epochs", "2", "--batch-size", "4",
+              "--image-size", "16", "--device", "cpu", "--deterministic", "--no-progress", "--lr", "0.01"]
+    one = run_cli([str(launcher)], [*common, "--out", str(tmp_path / "one"), "--workers", "0"])
+    two = run_cli(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(launcher)],
+                  [*common, "--out", str(tmp_path / "two"), "--workers", "1"])
+    assert "2 processes" in two.stdout and two.stdout.count("epoch 1/2:") == 1  # rank 0 alone logs
+    a, b = load_checkpoint(tmp_path / "one" / "last.pt"), load_checkpoint(tmp_path / "two" / "last.pt")
+    assert b["world_size"] == 2 and b["epoch"] == 2
+    for k in a["state_dict"]:
+        assert torch.allclose(a["state_dict"][k], b["state_dict"][k], rtol=1e-5, atol=1e-6), k
+    for ra, rb in zip(a["history"], b["history"]):
+        assert ra["train_loss"] == pytest.approx(rb["train_loss"], rel=1e-5)
+        assert ra["val_loss"] == pytest.approx(rb["val_loss"], rel=1e-5)
+    assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+
+
+@pytest.mark.slow
+def test_torchrun_with_batchnorm_model(data_dir, tmp_path):
+    """A design model (BatchNorm inside) trains under torchrun with per-rank statistics and rank 0's
+    running statistics in the checkpoint."""
+    proc = run_cli(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "colorkit"],
+                   ["train", str(data_dir), "--model", "jkspnet-lab", "--out", str(tmp_path / "run"), "--epochs", "1",
+                    "--batch-size", "4", "--image-size", "8", "--workers", "0", "--device", "cpu", "--no-progress"])
+    assert "per-rank BatchNorm statistics" in proc.stdout
+    ckpt = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert ckpt["world_size"] == 2 and all(v.isfinite().all() for v in ckpt["state_dict"].values()
+                                           if v.is_floating_point())
+    assert (tmp_path / "run" / "model.safetensors").is_file()
