@@ -21,7 +21,6 @@ import time
 import urllib.request
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 
@@ -57,7 +56,7 @@ def server(make_weights, tmp_path):
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "colorkit", "serve", "--port", str(port), "--weights", str(make_weights()),
-         "--size", "64", "--device", "cpu", "--max-upload-mb", "1", "--log-level", "warning"],
+         "--size", "64", "--device", "cpu", "--log-level", "warning"],
         stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -189,13 +188,13 @@ def test_colorize_a_photo_in_the_browser(server, browser, tmp_path):
     wait.until(lambda d: d.find_element(By.ID, "error").is_displayed())
     assert browser.find_element(By.ID, "error").text.startswith("notes.txt: not an image")
 
-    # A file over the server's upload limit (1 MB here): refused with the limit named.
-    noise = tmp_path / "noise.png"
-    Image.fromarray(np.random.default_rng(0).integers(0, 256, (800, 1600), dtype=np.uint8)).save(noise)
-    assert noise.stat().st_size > 1_000_000
-    browser.find_element(By.ID, "file").send_keys(str(noise))
-    wait.until(lambda d: "noise.png" in d.find_element(By.ID, "error").text)
-    assert "over the 1 MB upload limit" in browser.find_element(By.ID, "error").text
+    # A file over the server's upload limit (25 MB by default): refused with the limit named.
+    huge = tmp_path / "huge.png"
+    with open(huge, "wb") as f:
+        f.truncate(26_000_000)
+    browser.find_element(By.ID, "file").send_keys(str(huge))
+    wait.until(lambda d: "huge.png" in d.find_element(By.ID, "error").text)
+    assert "over the 25 MB upload limit" in browser.find_element(By.ID, "error").text
     assert not browser.find_element(By.ID, "result").is_displayed()
 
     # Phone-sized: nothing wider than the screen.
