@@ -250,6 +250,16 @@ class _StopRequest:
 # The training step (shared by `train` and `measure_throughput`)
 
 
+def _adam(params: Iterable[nn.Parameter], lr: float, weight_decay: float) -> torch.optim.Adam:
+    """Adam, fused (one kernel for all parameters; on the CPU 40x faster than the per-tensor loop)
+    where the device supports it, else the multi-tensor version."""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, fused=True)
+    except (RuntimeError, ValueError):
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay, foreach=True)
+
+
 class _Stepper:
     """Model, optimizer and the per-batch work: uint8 RGB batch in, loss out, no host syncs."""
 
@@ -271,7 +281,7 @@ class _Stepper:
                 raise ValueError("--sync-bn needs CUDA: torch's SyncBatchNorm does not run on the CPU")
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.model = model.to(device=device, memory_format=self.memory_format)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=lr, weight_decay=weight_decay)
+        self.optimizer = _adam(self.model.parameters(), lr=lr, weight_decay=weight_decay)
         train_module: nn.Module = self.model
         if self.ctx.enabled:
             train_module = nn.parallel.DistributedDataParallel(
@@ -497,7 +507,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: bool = True,
         with _StopRequest(stop, announce=ctx.is_main) as stop_request:
             return _Run(config, ctx, device, resume, progress, stop_request, on_epoch).run()
     finally:
-        torch.use_deterministic_algorithms(previous_deterministic)
+        if config.deterministic:
+            torch.use_deterministic_algorithms(previous_deterministic)
         torch.backends.cudnn.benchmark = previous_benchmark
         if ctx.owns_group:
             dist.destroy_process_group()
