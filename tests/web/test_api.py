@@ -128,6 +128,7 @@ def _bomb_png(width: int = 20000, height: int = 20000) -> bytes:
 # -- endpoints ----------------------------------------------------------------------------------------
 
 def test_healthz(client):
+    assert client.head("/healthz").status_code == 200 and client.head("/").status_code == 200
     r = client.get("/healthz")
     assert r.status_code == 200
     body = r.json()
@@ -222,6 +223,7 @@ def test_model_and_size_fields_choose_the_colorizer(weights_file):
     assert factory.built == [("jkspnet-lab", 64), ("jkspnet-lab", 256)]
 
 
+@pytest.mark.filterwarnings("ignore:.*only its luminance is used")
 def test_real_colorizer_on_random_weights(weights_file):
     """The default factory: colorkit.colorize.Colorizer, on random weights (plumbing only)."""
     with TestClient(create_app(ServeSettings(weights=(weights_file,), size=32, device="cpu"))) as c:
