@@ -206,6 +206,14 @@ def test_jpeg_in_jpeg_out_keeps_exif_and_icc(client):
     assert out.info.get("icc_profile") == icc
 
 
+def test_16_bit_png_comes_back_16_bit(client):
+    gray16 = (_gray(32, 40).astype(np.uint16) * 257)
+    r = _post(client, _encode(gray16, "PNG"), "deep.png")
+    assert r.status_code == 200, r.text
+    assert r.content[24] == 16  # IHDR bit depth
+    assert Image.open(io.BytesIO(r.content)).size == (40, 32)
+
+
 @pytest.mark.parametrize("fmt", ["GIF", "BMP"])
 def test_gif_and_bmp_come_back_as_png(client, fmt):
     r = _post(client, _encode(_gray(30, 20), fmt), f"scan.{fmt.lower()}")

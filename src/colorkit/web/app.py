@@ -314,8 +314,8 @@ class Probe:
 
 
 def probe_image(data: bytes, name: str, max_pixels: int) -> Probe:
-    """Identify an image from its header without decoding it: HTTPException 415 when it is not an
-    image, 413 when it has more than `max_pixels` pixels."""
+    """Identify an image from its header without decoding it. HTTPException 413 when it has more than
+    `max_pixels` pixels; 415 when it is not an image, 422 when it is a damaged one (imageio's words)."""
     from PIL import Image
 
     try:
