@@ -23,10 +23,11 @@ summed on the device and read back every `SYNC_EVERY` steps, not every step.
 
 Resuming (`resume=True`) continues exactly: the sampler order and every random crop depend only on
 (seed, epoch, index), and model, optimizer, early stopping, history and RNG states come from
-`last.pt`. Ctrl-C or SIGTERM finishes the step in progress, saves the state after that step to
-`last.pt` (mid-epoch: the step and the epoch's running loss are saved too) and returns; a resumed
-run then gives the same weights as an uninterrupted one. A second Ctrl-C aborts at once (the last
-checkpoint on disk stays intact). A NaN or infinite loss raises `TrainingDiverged` and keeps the
+`last.pt`. Ctrl-C or SIGTERM finishes the step in progress (under torchrun: steps up to the next
+read-back, at most SYNC_EVERY, so that all ranks stop at the same step; a validation in progress is
+finished too), saves the state after that step to `last.pt` (mid-epoch: the step and the epoch's
+running loss are saved too) and returns; a resumed run then gives the same weights as an
+uninterrupted one. A second Ctrl-C aborts at once (the last checkpoint on disk stays intact). A NaN or infinite loss raises `TrainingDiverged` and keeps the
 last good checkpoint: non-finite weights are never written.
 
 Distributed: run the same command under `torchrun --nproc_per_node=N` (any number of nodes).
@@ -295,8 +296,9 @@ class _Stepper:
         return inp, self.mode.target_from_rgb(rgb)  # target (N, C, S, S), float32
 
     def _forward(self, module: nn.Module, inp: torch.Tensor) -> torch.Tensor:
-        with torch.autocast(self.device.type, dtype=self.autocast_dtype or torch.float32,
-                            enabled=self.autocast_dtype is not None):
+        if self.autocast_dtype is None:
+            return module(inp)
+        with torch.autocast(self.device.type, dtype=self.autocast_dtype):
             return module(inp)
 
     def train_step(self, batch: torch.Tensor) -> torch.Tensor:

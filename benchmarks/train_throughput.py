@@ -1,0 +1,191 @@
+"""Training throughput: colorkit's training loop against a loop written as the design's notebooks did.
+
+For each model and batch size, in the same run and on the same photo files:
+- "colorkit": the real training step of `colorkit.train` (`measure_throughput`) fed by the real data
+  pipeline (`colorkit.data`: uint8 crops from DataLoader workers, colour conversion on the device,
+  bf16 autocast + channels_last on CUDA, fused Adam, loss read back once at the end);
+- "notebook": the notebooks' way: a Dataset that squashes each photo to S x S and converts it per
+  sample in Python (scikit-image `rgb2lab` for Lab models, NumPy gray for RGB ones), fp32,
+  `torch.cuda.empty_cache()` after every step on CUDA, `loss.item()` every step.
+
+Both time `--steps` steps after `--warmup` untimed ones and report training images per second, their
+ratio, and model FLOP utilisation (MFU) against the GPU's dense bf16 peak: training FLOPs per image =
+3 x 2 x the forward multiply-accumulates actually performed (`colorkit.summary.summarize(...).real_macs`
+at batch 1), also printed as achieved TFLOP/s. On a CPU, MFU prints as n/a.
+
+    python benchmarks/train_throughput.py                                # GPU defaults: batch 32 and 128
+    python benchmarks/train_throughput.py --steps 3 --warmup 1 --batch-sizes 8   # a few minutes on a CPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from colorkit.data import PhotoDataset, ShardSampler, make_loader
+from colorkit.models import create_model, get_model_info, list_models
+from colorkit.summary import summarize
+from colorkit.train import measure_throughput
+
+# Dense bf16 tensor-core peaks (FLOP/s) from NVIDIA's data sheets, matched against the device name in order.
+BF16_PEAK = (
+    ("H200", 989.4e12),
+    ("H100 PCIe", 756.0e12),
+    ("H100 NVL", 835.0e12),
+    ("H100", 989.4e12),  # SXM (device name "NVIDIA H100 80GB HBM3")
+    ("A100", 312.0e12),  # SXM and PCIe
+)
+
+
+def bf16_peak(device: torch.device) -> float | None:
+    """The dense bf16 peak of a known CUDA GPU, or None (CPU, unknown GPU)."""
+    if device.type != "cuda":
+        return None
+    name = torch.cuda.get_device_name(device)
+    return next((peak for key, peak in BF16_PEAK if key in name), None)
+
+
+def write_synthetic_photos(folder: Path, count: int, seed: int = 0) -> list[Path]:
+    """`count` smooth colourful JPEG photos of 192 x 256 (ImageNet-like sizes after the shared data's downscale)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:192, 0:256].astype(np.float32)
+    paths = []
+    for i in range(count):
+        phase = rng.uniform(0, 2 * np.pi, size=3)
+        freq = rng.uniform(0.01, 0.05, size=3)
+        img = 0.5 + 0.5 * np.sin(x[..., None] * freq + y[..., None] * freq[::-1] + phase)
+        path = folder / f"synthetic{i:04d}.jpg"
+        Image.fromarray((img * 255).astype(np.uint8)).save(path, quality=90)
+        paths.append(path)
+    return paths
+
+
+class NotebookDataset(Dataset):
+    """Per-sample conversion in Python, as the design's notebooks did: returns float32 (input, target)."""
+
+    def __init__(self, paths: list[Path], size: int, color_mode: str) -> None:
+        self.paths, self.size, self.color_mode = paths, size, color_mode
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        rgb = np.asarray(Image.open(self.paths[i]).convert("RGB").resize((self.size, self.size))) / 255.0
+        if self.color_mode == "lab":
+            from skimage.color import rgb2lab
+
+            lab = rgb2lab(rgb).astype(np.float32)
+            inp, target = (lab[..., :1] - 50.0) / 100.0, lab[..., 1:] / 110.0
+        else:
+            inp = (rgb @ np.array([0.299, 0.587, 0.114]))[..., None].astype(np.float32)
+            target = rgb.astype(np.float32)
+        return torch.from_numpy(inp).permute(2, 0, 1), torch.from_numpy(target).permute(2, 0, 1)
+
+
+def notebook_throughput(model_name: str, paths: list[Path], *, batch_size: int, size: int, steps: int, warmup: int,
+                        workers: int, device: torch.device) -> float:
+    """Images per second of the notebook-style loop."""
+    model = create_model(model_name).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-7)
+    data = NotebookDataset(paths, size, get_model_info(model_name).color_mode)
+    loader = DataLoader(data, batch_size=batch_size, shuffle=True, num_workers=workers, drop_last=True,
+                        persistent_workers=workers > 0)
+    model.train()
+    done, photos, start = 0, 0, 0.0
+    while done < warmup + steps:
+        for inp, target in loader:
+            if done == warmup:
+                start, photos = time.perf_counter(), 0
+            inp, target = inp.to(device), target.to(device)
+            optimizer.zero_grad()
+            loss = F.mse_loss(model(inp), target)
+            loss.backward()
+            optimizer.step()
+            loss.item()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            done += 1
+            photos += inp.shape[0]
+            if done == warmup + steps:
+                break
+    return photos / (time.perf_counter() - start)
+
+
+def colorkit_throughput(model_name: str, paths: list[Path], *, batch_size: int, size: int, steps: int,
+                        warmup: int, workers: int, device: torch.device, compile: bool) -> float:
+    """Images per second of colorkit's training step and data pipeline."""
+    dataset = PhotoDataset(paths, size, train=True, resize="crop")
+    sampler = ShardSampler(len(paths), global_batch=batch_size, shuffle=True, drop_last=True)
+    loader = make_loader(dataset, sampler, batch_size=batch_size, workers=workers,
+                         pin_memory=device.type == "cuda")
+    return measure_throughput(model_name, loader, steps=steps, warmup=warmup, device=str(device), compile=compile)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--models", nargs="+", default=list_models(), help="models to measure (default: all)")
+    p.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 128], help="batch sizes (default: 32 128)")
+    p.add_argument("--image-size", type=int, default=128, help="square training size (default: 128)")
+    p.add_argument("--steps", type=int, default=30, help="timed steps per measurement (default: 30)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps first (default: 5)")
+    p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
+                   help="DataLoader workers for both loops (default: min(8, CPU cores))")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda... (default: auto)")
+    p.add_argument("--data", type=Path, help="a folder of photos (default: synthetic JPEGs in a temporary folder)")
+    p.add_argument("--compile", action="store_true", help="torch.compile colorkit's loop")
+    p.add_argument("--skip-notebook", action="store_true", help="measure colorkit's loop only")
+    args = p.parse_args(argv)
+
+    device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
+                          else ("cpu" if args.device == "auto" else args.device))
+    needed = max(args.batch_sizes) * 4
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.data:
+            from colorkit.imageio import find_images
+
+            paths = sorted(find_images([args.data])[0])
+        else:
+            paths = write_synthetic_photos(Path(tmp), needed)
+        if len(paths) < max(args.batch_sizes):
+            raise SystemExit(f"need at least {max(args.batch_sizes)} photos; {args.data} has {len(paths)}")
+        peak = bf16_peak(device)
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+        print(f"device: {name} ({device}); torch {torch.__version__}; {torch.get_num_threads()} CPU threads; "
+              f"{args.workers} loader workers; {len(paths)} photos from {args.data or 'synthetic JPEGs'}")
+        print(f"{args.image_size}x{args.image_size}, {args.steps} timed steps after {args.warmup} warm-up steps; "
+              f"bf16 peak: {f'{peak / 1e12:.1f} TFLOP/s' if peak else 'n/a'}")
+        header = f"{'model':<13}{'batch':>6}  {'loop':<9}{'images/s':>10}{'ratio':>8}{'TFLOP/s':>9}{'MFU':>8}"
+        print(header)
+        print("-" * len(header))
+        for model_name in args.models:
+            macs = summarize(create_model(model_name), (1, 1, args.image_size, args.image_size)).real_macs
+            flops_per_image = 3 * 2 * macs
+            for batch in args.batch_sizes:
+                kw = dict(batch_size=batch, size=args.image_size, steps=args.steps, warmup=args.warmup,
+                          workers=args.workers, device=device)
+                ours = colorkit_throughput(model_name, paths, compile=args.compile, **kw)
+                theirs = None if args.skip_notebook else notebook_throughput(model_name, paths, **kw)
+                for loop, ips in (("colorkit", ours), ("notebook", theirs)):
+                    if ips is None:
+                        continue
+                    ratio = f"{ours / theirs:.2f}x" if theirs else "-"
+                    mfu = f"{100 * ips * flops_per_image / peak:.1f}%" if peak else "n/a"
+                    print(f"{model_name:<13}{batch:>6}  {loop:<9}{ips:>10.1f}{ratio if loop == 'colorkit' else '1.00x':>8}"
+                          f"{ips * flops_per_image / 1e12:>9.3f}{mfu:>8}", flush=True)
+                if device.type == "cuda":
+                    torch.cuda.empty_cache()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
