@@ -14,7 +14,6 @@ from colorkit.evaluate import (
     ROWS,
     EvaluationResult,
     MetricValues,
-    SetSummary,
     compare,
     comparison_grid,
     evaluate,
