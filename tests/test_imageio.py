@@ -517,11 +517,8 @@ def test_save_is_atomic(tmp_path, monkeypatch, rgb8, name, bit_depth, writer):
     before = target.read_bytes()
 
     def fail(self_or_file, *args, **kwargs):
-        path = args[0] if writer is None else None
-        if writer is None:
-            Path(path).write_bytes(b"partial")
-        else:
-            self_or_file.write(b"partial")
+        file = args[0] if writer is None else self_or_file  # Image.save(self, file, ...) or writer(file, ...)
+        file.write(b"partial")
         raise RuntimeError("disk on fire")
 
     if writer is None:
@@ -664,3 +661,15 @@ def test_find_images_folders_globs_and_missing(tmp_path):
     assert all("\n" not in p for p in problems)
     recursive, _ = find_images([str(tmp_path / "**" / "*.tif")])
     assert [p.name for p in recursive] == ["3.tif"]
+
+
+def test_encode_image_in_memory_matches_saved_file(tmp_path):
+    from colorkit.imageio import encode_image, save_image
+
+    rgb = np.random.default_rng(0).uniform(size=(9, 11, 3)).astype(np.float32)
+    for fmt, suffix in [("PNG", ".png"), ("JPEG", ".jpg"), ("TIFF", ".tif")]:
+        data = encode_image(rgb, format=fmt, bit_depth=16 if fmt != "JPEG" else 8)
+        save_image(tmp_path / f"a{suffix}", rgb, bit_depth=16 if fmt != "JPEG" else 8)
+        assert data == (tmp_path / f"a{suffix}").read_bytes()
+    with pytest.raises(ValueError, match="unsupported output format"):
+        encode_image(rgb, format="XCF")

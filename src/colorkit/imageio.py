@@ -771,16 +771,30 @@ def _write_tiff16(file: BinaryIO, rgb: np.ndarray, exif: bytes | None, icc_profi
         file.write(rgb[top:top + rows_per_strip].astype("<u2").tobytes())
 
 
-def save_image(path: str | os.PathLike, rgb: np.ndarray, *, format: str | None = None, bit_depth: int = 8,
-               exif: bytes | None = None, icc_profile: bytes | None = None, quality: int = 95) -> None:
-    """Write (H, W, 3) float in [0, 1] (or uint8 / uint16) RGB atomically; the format from the suffix if None.
+def encode_image(rgb: np.ndarray, *, format: str, bit_depth: int = 8, exif: bytes | None = None,
+                 icc_profile: bytes | None = None, quality: int = 95, name: str = "<image>") -> bytes:
+    """Encode (H, W, 3) float in [0, 1] (or uint8 / uint16) RGB to the bytes of an image file, in memory.
 
     bit_depth 16 writes 16-bit RGB PNG or TIFF; JPEG, WebP, BMP and GIF fall back to 8 bit. EXIF and
     the ICC profile are written where the format holds them (JPEG, PNG, WebP, TIFF). `quality`
-    (1-100) applies to JPEG and WebP. Float values outside [0, 1] are clipped.
+    (1-100) applies to JPEG and WebP. Float values outside [0, 1] are clipped. `name` labels errors.
     """
+    buffer = io.BytesIO()
+    _encode(buffer, rgb, _output_format(Path(name), format), bit_depth, exif, icc_profile, quality, Path(name))
+    return buffer.getvalue()
+
+
+def save_image(path: str | os.PathLike, rgb: np.ndarray, *, format: str | None = None, bit_depth: int = 8,
+               exif: bytes | None = None, icc_profile: bytes | None = None, quality: int = 95) -> None:
+    """Write `rgb` to `path` atomically, as `encode_image` encodes it; the format from the suffix if None."""
     target = Path(path)
     fmt = _output_format(target, format)
+    with atomic_path(target) as tmp, open(tmp, "wb") as file:
+        _encode(file, rgb, fmt, bit_depth, exif, icc_profile, quality, target)
+
+
+def _encode(file: BinaryIO, rgb: np.ndarray, fmt: str, bit_depth: int, exif: bytes | None,
+            icc_profile: bytes | None, quality: int, target: Path) -> None:
     if bit_depth not in (8, 16):
         raise ValueError(f"{target}: bit_depth must be 8 or 16; got {bit_depth}")
     if not 1 <= int(quality) <= 100:
@@ -790,20 +804,18 @@ def save_image(path: str | os.PathLike, rgb: np.ndarray, *, format: str | None =
     if fmt not in _EXIF_FORMATS:
         exif = icc_profile = None
     pixels = _to_integers(rgb, bit_depth, target)
-    with atomic_path(target) as tmp:
-        if bit_depth == 16:
-            writer = _write_png16 if fmt == "PNG" else _write_tiff16
-            with open(tmp, "wb") as file:
-                writer(file, pixels, exif, icc_profile)
-            return
-        params: dict[str, Any] = {}
-        if exif:
-            params["exif"] = _tiff_safe_exif(exif) if fmt == "TIFF" else exif
-        if icc_profile:
-            params["icc_profile"] = icc_profile
-        if fmt in ("JPEG", "WEBP"):
-            params["quality"] = int(quality)
-        Image.fromarray(np.ascontiguousarray(pixels), mode="RGB").save(tmp, format=fmt, **params)
+    if bit_depth == 16:
+        writer = _write_png16 if fmt == "PNG" else _write_tiff16
+        writer(file, pixels, exif, icc_profile)
+        return
+    params: dict[str, Any] = {}
+    if exif:
+        params["exif"] = _tiff_safe_exif(exif) if fmt == "TIFF" else exif
+    if icc_profile:
+        params["icc_profile"] = icc_profile
+    if fmt in ("JPEG", "WEBP"):
+        params["quality"] = int(quality)
+    Image.fromarray(np.ascontiguousarray(pixels), mode="RGB").save(file, format=fmt, **params)
 
 
 def _tiff_safe_exif(exif: bytes) -> Image.Exif:

@@ -562,30 +562,11 @@ class ColorizeService:
     def _encode(self, job: _Job, image: Any, rgb: np.ndarray) -> _Result:
         fmt = output_format(image.format or job.probe.format)
         bit_depth = 16 if image.bit_depth == 16 and fmt in _SIXTEEN_BIT_FORMATS else 8
-        body = _encoder()(rgb, format=fmt, bit_depth=bit_depth, exif=image.exif, icc_profile=image.icc_profile)
+        from colorkit.imageio import encode_image
+
+        body = encode_image(rgb, format=fmt, bit_depth=bit_depth, exif=image.exif, icc_profile=image.icc_profile,
+                            name=job.name)
         return _Result(body, _KEPT_FORMATS[fmt], output_filename(job.name, fmt))
-
-
-def _encoder() -> Callable[..., bytes]:
-    """`colorkit.colorize.encode_image` (in memory), or, where that is missing, `_encode_via_file`."""
-    try:
-        from colorkit.colorize import encode_image
-    except ImportError:
-        return _encode_via_file
-    return encode_image
-
-
-def _encode_via_file(rgb: np.ndarray, *, format: str, bit_depth: int = 8, exif: bytes | None = None,
-                     icc_profile: bytes | None = None, quality: int = 95) -> bytes:
-    """`colorkit.imageio.save_image` to a private temporary folder, read back and removed."""
-    import tempfile
-
-    from colorkit.imageio import save_image
-
-    with tempfile.TemporaryDirectory(prefix="colorkit-serve-") as tmp:
-        path = Path(tmp) / f"result.{format.lower()}"
-        save_image(path, rgb, format=format, bit_depth=bit_depth, exif=exif, icc_profile=icc_profile, quality=quality)
-        return path.read_bytes()
 
 
 def _rename(message: str, name: str) -> str:
