@@ -264,3 +264,44 @@ def test_torchrun_with_batchnorm_model(data_dir, tmp_path):
     assert ckpt["world_size"] == 2 and all(v.isfinite().all() for v in ckpt["state_dict"].values()
                                            if v.is_floating_point())
     assert (tmp_path / "run" / "model.safetensors").is_file()
+
+
+@pytest.fixture
+def tiny_model(monkeypatch) -> str:
+    """A BatchNorm-free model registered for one test only (the registry is restored afterwards)."""
+    from torch import nn
+
+    from colorkit.models import ModelInfo, registry
+
+    def build():
+        return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 2, 3, padding=1))
+
+    info = ModelInfo(name="tiny-test", color_mode="lab", size_multiple=1, description="tests only")
+    monkeypatch.setitem(registry._REGISTRY, info.name, (info, build))
+    return info.name
+
+
+def test_restart_from_best_reloads_the_best_weights(data_dir, tmp_path, tiny_model):
+    """The design notebook's behaviour: after an epoch without improvement, training goes on from the best
+    weights (min_delta 1 makes every epoch after the first a non-improving one)."""
+    result = train(small_config(data_dir, tmp_path / "run", tiny_model, epochs=3, min_delta=1.0,
+                                restart_from_best=True, lr=0.01), progress=False)
+    assert result.best_epoch == 1 and result.epochs_run == 3
+    last, best = load_checkpoint(tmp_path / "run" / "last.pt"), load_checkpoint(tmp_path / "run" / "best.pt")
+    assert_same_state(last["state_dict"], best["state_dict"])  # epoch 3's weights were dropped for epoch 1's
+    plain = train(small_config(data_dir, tmp_path / "plain", tiny_model, epochs=3, min_delta=1.0, lr=0.01),
+                  progress=False)
+    assert plain.best_epoch == 1
+    last = load_checkpoint(tmp_path / "plain" / "last.pt")["state_dict"]
+    assert not torch.equal(last["0.weight"], best["state_dict"]["0.weight"])  # standard early stopping keeps going
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_bf16_channels_last_compile(data_dir, tmp_path):
+    result = train(small_config(data_dir, tmp_path / "run", epochs=1, device="cuda", deterministic=False,
+                                compile=True, workers=2), progress=False)
+    ckpt = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert result.status == "finished" and "cuda" in ckpt["rng"]
+    assert not any(k.startswith(("module.", "_orig_mod.")) for k in ckpt["state_dict"])
+    assert all(v.isfinite().all() for v in ckpt["state_dict"].values() if v.is_floating_point())
