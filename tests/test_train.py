@@ -102,8 +102,9 @@ def test_two_epochs_write_every_file_and_learn(reference_runs, model):
 
 
 def test_interrupted_runs_resume_exactly(reference_runs, data_dir, tmp_path, monkeypatch):
-    """Stopped after epoch 1, then in the middle of epoch 2 (after its first step), then resumed to the end:
-    the same weights, optimizer state and losses as the uninterrupted run."""
+    """Stopped after epoch 1, then in the middle of epoch 2 (after its first step), then after its last step
+    but before its validation, then resumed to the end: the same weights, optimizer state and losses as the
+    uninterrupted run."""
     reference = reference_runs("jkspnet-lab")
     out = tmp_path / "run"
     stop = threading.Event()
@@ -126,15 +127,30 @@ def test_interrupted_runs_resume_exactly(reference_runs, data_dir, tmp_path, mon
     saved = load_checkpoint(out / "last.pt")
     assert saved["epoch"] == 1 and saved["partial"]["step"] == 1 and saved["partial"]["photos"] == 4
 
+    calls = []
+
+    def getitem_late(self, key):
+        calls.append(key)
+        if self.train and len(calls) == 5:
+            stop.set()  # while the last batch of epoch 2 loads: stop after training, before validation
+        return original(self, key)
+
+    stop.clear()
+    monkeypatch.setattr(PhotoDataset, "__getitem__", getitem_late)
+    third = train(small_config(data_dir, out), resume=True, progress=False, stop=stop)
+    assert third.status == "interrupted"
+    saved = load_checkpoint(out / "last.pt")
+    assert saved["epoch"] == 1 and saved["partial"]["step"] == 3 and len(saved["history"]) == 1
+
     monkeypatch.setattr(PhotoDataset, "__getitem__", original)
-    third = train(small_config(data_dir, out), resume=True, progress=False)
-    assert third.status == "finished" and third.epochs_run == 2
+    fourth = train(small_config(data_dir, out), resume=True, progress=False)
+    assert fourth.status == "finished" and fourth.epochs_run == 2
 
     a, b = load_checkpoint(reference.run_dir / "last.pt"), load_checkpoint(out / "last.pt")
     assert_same_state(a["state_dict"], b["state_dict"])
     for pa, pb in zip(a["optimizer"]["state"].values(), b["optimizer"]["state"].values()):
         assert_same_state(pa, pb)
-    for ra, rb in zip(reference.history, third.history):
+    for ra, rb in zip(reference.history, fourth.history, strict=True):
         assert (ra["train_loss"], ra["val_loss"]) == (rb["train_loss"], rb["val_loss"])
     assert_same_state(load_weights(reference.run_dir / "model.safetensors").state_dict,
                       load_weights(out / "model.safetensors").state_dict)

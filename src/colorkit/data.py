@@ -84,12 +84,11 @@ def _relative_key(path: Path, root: Path) -> str:
         return path.as_posix()
 
 
-def scan_images(data_dir: str | os.PathLike, *, threads: int | None = None, progress: bool = True) -> ScanResult:
-    """Find the usable colour photos under `data_dir` (recursively).
+def list_images(data_dir: str | os.PathLike) -> list[Path]:
+    """The image files under `data_dir` (recursively, by suffix), sorted by their path relative to it.
 
-    Every file with an image suffix is decoded once (on `threads` threads, default: all cores) to
-    skip unreadable and fully grayscale ones. Raises FileNotFoundError when `data_dir` does not
-    exist and ValueError (one line) when it is not a folder or holds no usable photo.
+    Raises FileNotFoundError when `data_dir` does not exist and ValueError (one line) when it is not
+    a folder or holds no image file.
     """
     root = Path(data_dir)
     if not root.exists():
@@ -97,27 +96,38 @@ def scan_images(data_dir: str | os.PathLike, *, threads: int | None = None, prog
     if not root.is_dir():
         raise ValueError(f"{root}: not a folder (expected a folder of photos)")
     found, _messages = find_images([root])
-    candidates = sorted((Path(p) for p in found), key=lambda p: _relative_key(p, root))
-    if not candidates:
+    if not found:
         raise ValueError(f"{root}: no images found (looked recursively for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    return sorted((Path(p) for p in found), key=lambda p: _relative_key(p, root))
 
+
+def check_photos(paths: Sequence[Path], *, threads: int | None = None,
+                 progress: bool = True) -> list[tuple[str, str | None]]:
+    """Decode each file once (on `threads` threads, default: all cores): ("ok", None), ("gray", None)
+    or ("bad", "<file>: <problem>") per path, in order."""
     from tqdm import tqdm
 
-    ok, gray, bad = [], [], []
     with ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1) as pool:
-        results = pool.map(_check_photo, candidates)
-        for path, (kind, message) in tqdm(zip(candidates, results), total=len(candidates), desc="scanning",
-                                          unit="img", disable=not progress, leave=False):
-            if kind == "ok":
-                ok.append(path)
-            elif kind == "gray":
-                gray.append(path)
-            else:
-                bad.append(message)
+        return list(tqdm(pool.map(_check_photo, paths), total=len(paths), desc="scanning", unit="img",
+                         disable=not progress, leave=False))
+
+
+def collect_scan(root: Path, candidates: Sequence[Path], results: Sequence[tuple[str, str | None]]) -> ScanResult:
+    """A ScanResult from `check_photos`' results; ValueError (one line) when no photo is usable."""
+    ok = [p for p, (kind, _) in zip(candidates, results) if kind == "ok"]
+    gray = [p for p, (kind, _) in zip(candidates, results) if kind == "gray"]
+    bad = [message for kind, message in results if kind == "bad"]
     if not ok:
         raise ValueError(f"{root}: no usable colour photos among {len(candidates)} image files "
                          f"({len(gray)} grayscale, {len(bad)} unreadable)")
     return ScanResult(root=root, paths=tuple(ok), grayscale=tuple(gray), unreadable=tuple(bad))
+
+
+def scan_images(data_dir: str | os.PathLike, *, threads: int | None = None, progress: bool = True) -> ScanResult:
+    """Find the usable colour photos under `data_dir` (recursively): `list_images`, then `check_photos`
+    to skip unreadable and fully grayscale files. Errors as `list_images` and `collect_scan`."""
+    candidates = list_images(data_dir)
+    return collect_scan(Path(data_dir), candidates, check_photos(candidates, threads=threads, progress=progress))
 
 
 def split_paths(paths: Sequence[str], val_fraction: float = 0.2, seed: int = 44) -> tuple[list[str], list[str]]:

@@ -411,52 +411,73 @@ def _check_resume(payload: dict[str, Any], config: TrainConfig, path: Path) -> N
 
 def _prepare_split(config: TrainConfig, run_dir: Path, resume: bool, ctx: _Dist, progress: bool,
                    log: Callable[[str], None]) -> dict[str, Any]:
-    """split.json's content (rank 0 scans or reads it, every rank gets it)."""
-    split = None
-    if ctx.is_main:
-        split_path = run_dir / "split.json"
-        if resume and split_path.is_file():
-            split = json.loads(split_path.read_text(encoding="utf-8"))
-            log(f"data: the saved split of {split_path} ({len(split['train'])} training, "
-                f"{len(split['val'])} validation photos)")
-        else:
-            try:
-                split = _scan_and_split(config, progress, log)
-            except (ValueError, FileNotFoundError) as exc:
-                split = {"error": str(exc), "error_type": type(exc).__name__}
-            if "error" not in split:
-                atomic_write_text(split_path, json.dumps(split, indent=1) + "\n")
-    split = _broadcast_object(split, ctx)
-    if "error" in split:
-        raise (FileNotFoundError if split["error_type"] == "FileNotFoundError" else ValueError)(split["error"])
-    return split
+    """split.json's content on every rank: the saved one when resuming, else a new scan and split.
 
+    The scan is shared out: each rank decodes every world_size-th photo, so a first start on a large
+    data set (ImageNet) takes 1/world_size of the time. Errors are raised on every rank together.
+    """
+    split_path = run_dir / "split.json"
+    saved = None
+    if ctx.is_main and resume and split_path.is_file():
+        saved = json.loads(split_path.read_text(encoding="utf-8"))
+    saved = _broadcast_object(saved, ctx)
+    if saved is not None:
+        log(f"data: the saved split of {split_path} ({len(saved['train'])} training, "
+            f"{len(saved['val'])} validation photos)")
+        return saved
 
-def _scan_and_split(config: TrainConfig, progress: bool, log: Callable[[str], None]) -> dict[str, Any]:
-    from colorkit.data import scan_images, split_paths
+    from colorkit.data import check_photos, collect_scan, list_images, split_paths
 
     root = Path(config.data_dir)
-    scan = scan_images(root, progress=progress)
-    rel = [p.relative_to(root).as_posix() for p in scan.paths]
-    train_rel, val_rel = split_paths(rel, config.val_fraction, config.seed)
-    found = len(scan.paths) + len(scan.grayscale) + len(scan.unreadable)
-    log(f"data: {found} image files in {root}: {len(scan.paths)} used, {len(scan.grayscale)} grayscale skipped, "
-        f"{len(scan.unreadable)} unreadable skipped")
-    for message in scan.unreadable[:5]:
-        log(f"  skipped: {message}")
-    if len(scan.unreadable) > 5:
-        log(f"  ... and {len(scan.unreadable) - 5} more unreadable files")
-    log(f"data: split with seed {config.seed}: {len(train_rel)} training, {len(val_rel)} validation photos")
-    return {
-        "format": SPLIT_FORMAT,
-        "data_dir": str(root),
-        "seed": config.seed,
-        "val_fraction": config.val_fraction,
-        "train": train_rel,
-        "val": val_rel,
-        "skipped_grayscale": [p.relative_to(root).as_posix() for p in scan.grayscale],
-        "skipped_unreadable": list(scan.unreadable),
-    }
+
+    def on_rank0(fn: Callable[[], Any]) -> Any:
+        """fn() on rank 0, its result (or its one-line error, raised) on every rank."""
+        out: dict[str, Any] = {}
+        if ctx.is_main:
+            try:
+                out = {"value": fn()}
+            except (ValueError, FileNotFoundError) as exc:
+                out = {"error": str(exc), "not_found": isinstance(exc, FileNotFoundError)}
+        out = _broadcast_object(out, ctx)
+        if "error" in out:
+            raise (FileNotFoundError if out["not_found"] else ValueError)(out["error"])
+        return out["value"]
+
+    candidates = [root / p for p in on_rank0(lambda: [p.relative_to(root).as_posix() for p in list_images(root)])]
+    mine = check_photos(candidates[ctx.rank::ctx.world_size], progress=progress and ctx.is_main)
+    shards = [mine]
+    if ctx.enabled:
+        shards = [None] * ctx.world_size
+        dist.all_gather_object(shards, mine)
+    results: list[Any] = [None] * len(candidates)
+    for rank, shard in enumerate(shards):
+        results[rank::ctx.world_size] = shard
+
+    def make_split() -> dict[str, Any]:
+        scan = collect_scan(root, candidates, results)
+        rel = [p.relative_to(root).as_posix() for p in scan.paths]
+        train_rel, val_rel = split_paths(rel, config.val_fraction, config.seed)
+        log(f"data: {len(candidates)} image files in {root}: {len(scan.paths)} used, {len(scan.grayscale)} "
+            f"grayscale skipped, {len(scan.unreadable)} unreadable skipped")
+        for message in scan.unreadable[:5]:
+            log(f"  skipped: {message}")
+        if len(scan.unreadable) > 5:
+            log(f"  ... and {len(scan.unreadable) - 5} more unreadable files")
+        log(f"data: split with seed {config.seed}: {len(train_rel)} training, {len(val_rel)} validation photos")
+        split = {
+            "format": SPLIT_FORMAT,
+            "data_dir": str(root),
+            "seed": config.seed,
+            "val_fraction": config.val_fraction,
+            "train": train_rel,
+            "val": val_rel,
+            "skipped_grayscale": [p.relative_to(root).as_posix() for p in scan.grayscale],
+            "skipped_unreadable": list(scan.unreadable),
+        }
+        atomic_write_text(split_path, json.dumps(split, indent=1) + "\n")
+        return split
+
+    return on_rank0(make_split)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -604,11 +625,16 @@ class _Run:
         root = Path(cfg.data_dir)
         train_paths = [root / p for p in self.split["train"]]
         val_paths = [root / p for p in self.split["val"]]
-        if ctx.is_main and self.resume:
-            missing = [p for p in train_paths + val_paths if not p.is_file()]
-            if missing:
-                raise FileNotFoundError(f"{len(missing)} photos of the saved split are missing under {root} "
-                                        f"(first: {missing[0]})")
+        if self.resume:  # rank 0 looks, every rank learns the answer (no rank may fail alone)
+            problem = None
+            if ctx.is_main:
+                missing = [p for p in train_paths + val_paths if not p.is_file()]
+                if missing:
+                    problem = (f"{len(missing)} photos of the saved split are missing under {root} "
+                               f"(first: {missing[0]})")
+            problem = _broadcast_object(problem, ctx)
+            if problem:
+                raise FileNotFoundError(problem)
         local_batch = cfg.batch_size // ctx.world_size
         workers = cfg.workers if cfg.workers is not None else min(8, (os.cpu_count() or 1) // ctx.local_world_size)
         pin = self.device.type == "cuda"
