@@ -254,7 +254,7 @@ def test_torchrun_two_processes_match_one_process(data_dir, tmp_path):
     launcher.write_text(LAUNCHER)
     common = ["train", str(data_dir), "--model", "tiny-test", "--epochs", "2", "--batch-size", "4",
               "--image-size", "16", "--device", "cpu", "--deterministic", "--no-progress", "--lr", "0.01"]
-    one = run_cli([str(launcher)], [*common, "--out", str(tmp_path / "one"), "--workers", "0"])
+    run_cli([str(launcher)], [*common, "--out", str(tmp_path / "one"), "--workers", "0"])
     two = run_cli(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(launcher)],
                   [*common, "--out", str(tmp_path / "two"), "--workers", "1"])
     assert "2 processes" in two.stdout and two.stdout.count("epoch 1/2:") == 1  # rank 0 alone logs

@@ -92,7 +92,7 @@ class TrainConfig:
     resize: str = "crop"  # "crop": random crops + flips, centre crop for validation; "squash" (design)
     workers: int | None = None  # DataLoader processes per rank; None: min(8, CPU cores per rank)
     device: str = "auto"  # "auto" (CUDA if available), "cpu", "cuda", "cuda:1"...; torchrun: cuda:LOCAL_RANK
-    precision: str = "auto"  # "bf16" autocast or "fp32"; "auto": bf16 on CUDA, fp32 elsewhere
+    precision: str = "auto"  # "bf16" autocast or "fp32"; "auto": bf16 on CUDA GPUs that have it, else fp32
     compile: bool = False  # torch.compile the model
     sync_bn: bool = False  # SyncBatchNorm across ranks (CUDA only; default: per-rank statistics)
     restart_from_best: bool = False  # the design's notebook: reload best weights after a non-improving epoch
@@ -272,7 +272,8 @@ class _Stepper:
         self.mode = get_model_info(model_name).mode
         self.cuda = device.type == "cuda"
         if precision == "auto":
-            precision = "bf16" if self.cuda else "fp32"
+            precision = "bf16" if self.cuda and torch.cuda.is_bf16_supported() else "fp32"
+        self.precision = precision  # "bf16" or "fp32", as used
         self.autocast_dtype = torch.bfloat16 if precision == "bf16" else None
         self.memory_format = torch.channels_last if self.cuda else torch.contiguous_format
         torch.manual_seed(seed)  # the same initial weights on every rank and every run
@@ -655,10 +656,9 @@ class _Run:
                        "skipped_grayscale": len(self.split.get("skipped_grayscale", [])),
                        "skipped_unreadable": len(self.split.get("skipped_unreadable", []))}
         if ctx.is_main:
-            precision = cfg.precision if cfg.precision != "auto" else ("bf16" if pin else "fp32")
             bn = "SyncBatchNorm" if cfg.sync_bn and ctx.enabled else "per-rank BatchNorm statistics"
             dist_note = f", {ctx.world_size} processes ({bn})" if ctx.enabled else ""
-            self.log(f"training {cfg.model} on {self.device} ({precision}{dist_note}): "
+            self.log(f"training {cfg.model} on {self.device} ({self.stepper.precision}{dist_note}): "
                      f"{cfg.image_size}x{cfg.image_size}, global batch {cfg.batch_size}, "
                      f"{self.train_sampler.steps_per_epoch} steps per epoch, {workers} loader workers per process")
 
