@@ -667,6 +667,9 @@ class _Run:
     def _loop(self, start_epoch: int, partial: _Partial) -> TrainResult:
         cfg = self.config
         epoch = start_epoch
+        if self._stop_any():  # asked to stop while scanning or setting up: nothing new to save
+            self.log(f"stopped by {self.stop.reason} before training started; nothing to save")
+            return self._result("interrupted", start_epoch)
         while epoch < cfg.epochs and self.early.bad_epochs < cfg.patience:
             epoch += 1
             outcome = self._epoch(epoch, partial)
