@@ -37,6 +37,19 @@ def small_config(data: Path, out: Path, model: str = "jkspnet-lab", **changes) -
     return TrainConfig(str(data), model, str(out), **settings)
 
 
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}  # for subprocesses (torchrun sets it by itself)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One intra-op thread: these tests are tiny, and on a shared 2-core machine two threads spinning
+    against other processes made them 5x slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory) -> Path:
     return make_photo_dir(tmp_path_factory.mktemp("train") / "photos", n=15)
@@ -201,7 +214,8 @@ def test_ctrl_c_saves_and_resume_finishes(data_dir, tmp_path):
     args = ["train", str(data_dir), "--model", "jkspnet-lab", "--out", str(out), "--batch-size", "4",
             "--image-size", "16", "--workers", "1", "--no-progress"]
     proc = subprocess.Popen([sys.executable, "-m", "colorkit", *args, "--epochs", "50"], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            env=ONE_THREAD)
     try:
         deadline = time.monotonic() + 120
         while not (out / "history.csv").exists():
@@ -239,7 +253,8 @@ LAUNCHER = textwrap.dedent('''
 
 
 def run_cli(launcher: list[str], args: list[str]) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, *launcher, *args], cwd=REPO, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run([sys.executable, *launcher, *args], cwd=REPO, capture_output=True, text=True, timeout=300,
+                          env=ONE_THREAD)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
 
