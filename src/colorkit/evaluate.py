@@ -336,6 +336,7 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
     results: list[ImageResult] = []
     colorize_s = metric_s = 0.0
     step = colorizer.batch_size
+    pending: list[_Item] = []  # colorized, waiting to be scored
     for start in range(0, len(found), step):
         t0 = time.perf_counter()
         items: list[_Item] = []
@@ -362,10 +363,14 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
                 outputs = [_to_tensor(o) for o in colorizer.colorize_gray(grays)]
             for it, out in zip(items, outputs):
                 it.colorized = out
-            t1 = time.perf_counter()
-            results += _score(items, preview_height)
+            pending += items
+        t1 = time.perf_counter()
+        colorize_s += t1 - t0
+        last = start + step >= len(found)
+        if pending and (last or sum(it.original[0, 0].numel() for it in pending) >= _METRIC_PIXELS):
+            results += _score(pending, preview_height)  # scored together: fewer, larger tensor operations
+            pending = []
             metric_s += time.perf_counter() - t1
-            colorize_s += t1 - t0
         bar.update(len(found[start:start + step]))
     bar.close()
     return EvaluationResult(
