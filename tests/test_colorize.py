@@ -204,3 +204,18 @@ def test_colorizer_exported_at_top_level():
     import colorkit
 
     assert colorkit.Colorizer is Colorizer
+
+
+def test_precision_choice_and_bf16_close_to_fp32(make_weights):
+    from colorkit.colorize import resolve_precision
+
+    assert resolve_precision("fp32", torch.device("cpu")) == torch.float32
+    assert resolve_precision("bf16", torch.device("cpu")) == torch.bfloat16
+    assert resolve_precision("auto", torch.device("cpu")) in (torch.float32, torch.bfloat16)
+    with pytest.raises(ValueError, match="precision must be"):
+        resolve_precision("fp8", torch.device("cpu"))
+    weights = make_weights("jkspnet-lab")
+    gray = np.random.default_rng(0).uniform(size=(40, 56)).astype(np.float32)
+    outs = {p: Colorizer(weights=weights, device="cpu", size=32, precision=p).colorize_gray([gray])[0]
+            for p in ("fp32", "bf16")}
+    assert np.abs(outs["fp32"] - outs["bf16"]).max() < 0.02

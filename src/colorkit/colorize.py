@@ -38,6 +38,22 @@ def default_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
+    """The compute dtype for the model: "fp32", "bf16", or "auto" = bf16 on CUDA GPUs that support it
+    and on CPUs with native bf16 (AVX512-BF16 / AMX, through oneDNN), else fp32."""
+    if precision == "fp32":
+        return torch.float32
+    if precision == "bf16":
+        return torch.bfloat16
+    if precision != "auto":
+        raise ValueError(f"precision must be auto, bf16 or fp32; got {precision!r}")
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
+    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
 def working_shape(height: int, width: int, size: int, multiple: int) -> tuple[int, int]:
     """The (h, w) at which a photo of `height` x `width` is predicted: short side about `size`,
     aspect ratio kept, both sides rounded to the nearest multiple of `multiple` (at least one)."""
@@ -60,13 +76,16 @@ class Colorizer:
       another model than `model` is refused;
     - device: "cpu", "cuda", ...; None picks CUDA when present;
     - size: working size (short side) at which colour is predicted;
-    - batch_size: photos predicted together.
+    - batch_size: photos predicted together;
+    - precision: "auto" (bf16 autocast where the hardware runs it natively, else fp32), "bf16" or "fp32".
+      Colour conversions always run in fp32; only the network runs in bf16.
 
     Call it on a PIL image, a numpy array or a path; it returns an RGB PIL image of the same size.
     """
 
     def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None,
-                 device: str | torch.device | None = None, size: int = DEFAULT_SIZE, batch_size: int = 4) -> None:
+                 device: str | torch.device | None = None, size: int = DEFAULT_SIZE, batch_size: int = 4,
+                 precision: str = "auto") -> None:
         if weights is None:
             name = model or DEFAULT_MODEL
             weights = default_weights_path(name)
@@ -81,7 +100,8 @@ class Colorizer:
         self.weights_path: Path = loaded.path
         self.metadata = loaded.metadata
         self.device = torch.device(device) if device is not None else default_device()
-        self.model = build_model(loaded, self.device)
+        self.model = build_model(loaded, self.device).to(memory_format=torch.channels_last)
+        self.dtype = resolve_precision(precision, self.device)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         working_shape(size, size, size, self.info.size_multiple)  # validates size
@@ -90,7 +110,8 @@ class Colorizer:
         self._told_about_colour = False
 
     def __repr__(self) -> str:
-        return f"Colorizer(model={self.model_name!r}, weights='{self.weights_path}', device='{self.device}', size={self.size})"
+        return (f"Colorizer(model={self.model_name!r}, weights='{self.weights_path}', device='{self.device}', "
+                f"size={self.size}, precision={str(self.dtype).removeprefix('torch.')})")
 
     # -- core -------------------------------------------------------------------------------------
 
@@ -98,11 +119,8 @@ class Colorizer:
     def predict_ab(self, gray: torch.Tensor) -> torch.Tensor:
         """Gray (N, 1, h, w) in [0, 1] at a working size the model accepts -> ab (N, 2, h, w) in Lab units."""
         x = self.mode.input_from_gray(gray.to(self.device, torch.float32))
-        if self.device.type == "cuda":
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                out = self.model(x.contiguous(memory_format=torch.channels_last))
-        else:
-            out = self.model(x)
+        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
+            out = self.model(x.contiguous(memory_format=torch.channels_last))
         return self.mode.output_to_ab(out.float())
 
     def colorize_gray(self, grays: Sequence[np.ndarray]) -> list[np.ndarray]:
