@@ -45,6 +45,8 @@ def main() -> None:
     ap.add_argument("--width", type=int, default=1024)
     ap.add_argument("--height", type=int, default=768)
     ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
+    ap.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
+                    help="network precision (default auto: bf16 where the hardware runs it natively)")
     args = ap.parse_args()
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -52,7 +54,7 @@ def main() -> None:
     print(f"device: {torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}"
           f" ({torch.get_num_threads()} CPU threads); torch {torch.__version__}")
     print(f"{args.photos} photos of {args.width} x {args.height}, working size {args.size}, batch {args.batch_size}")
-    print(f"{'model':<14}{'weights':<10}{'s/photo':>10}{'photos/s':>10}")
+    print(f"{'model':<14}{'weights':<10}{'precision':<11}{'s/photo':>10}{'photos/s':>10}")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         inputs = tmp / "in"
@@ -69,7 +71,7 @@ def main() -> None:
                 weights, kind = tmp / f"{name}.safetensors", "random"
                 export_weights(weights, name, create_model(name).state_dict())
             colorizer = Colorizer(model=name, weights=weights, device=device, size=args.size,
-                                  batch_size=args.batch_size)
+                                  batch_size=args.batch_size, precision=args.precision)
             colorize_files(colorizer, [warm], tmp / f"warm_{name}", progress=False)  # warm-up
             if device.type == "cuda":
                 torch.cuda.synchronize()
@@ -79,7 +81,8 @@ def main() -> None:
                 torch.cuda.synchronize()
             seconds = time.perf_counter() - start
             assert len(report.done) == args.photos, report.failed
-            print(f"{name:<14}{kind:<10}{seconds / args.photos:>10.3f}{args.photos / seconds:>10.2f}")
+            precision = str(colorizer.dtype).removeprefix("torch.")
+            print(f"{name:<14}{kind:<10}{precision:<11}{seconds / args.photos:>10.3f}{args.photos / seconds:>10.2f}")
 
 
 if __name__ == "__main__":
