@@ -9,7 +9,6 @@ colours outside the sRGB gamut are clipped.
 
 from __future__ import annotations
 
-import io
 import os
 import warnings
 from collections.abc import Callable, Sequence
