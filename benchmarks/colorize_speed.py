@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorkit.checkpoint import export_weights, load_weights
+from colorkit.checkpoint import export_weights, weights_model_name
 from colorkit.colorize import Colorizer, colorize_files
 from colorkit.models import create_model, list_models
 
@@ -50,7 +50,7 @@ def main() -> None:
     args = ap.parse_args()
 
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    given = {load_weights(w).model_name: w for w in args.weights}
+    given = {weights_model_name(w): w for w in args.weights}
     print(f"device: {torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}"
           f" ({torch.get_num_threads()} CPU threads); torch {torch.__version__}")
     print(f"{args.photos} photos of {args.width} x {args.height}, working size {args.size}, batch {args.batch_size}")

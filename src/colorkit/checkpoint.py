@@ -135,18 +135,14 @@ def _check_file(path: Path) -> None:
         raise WeightsError(f"{path}: empty file")
 
 
-def load_weights(path: str | os.PathLike, expected_model: str | None = None) -> LoadedWeights:
-    """Read exported weights (.safetensors) or a training checkpoint (.pt) for inference.
-
-    Raises WeightsError naming the file when it is missing, unreadable, not colorkit's, for an
-    unknown model, or for a model other than `expected_model`.
-    """
-    path = Path(path)
+def _read_weights(path: Path, tensors: bool) -> tuple[str, dict[str, torch.Tensor], dict[str, Any]]:
+    """(model name, state dict, metadata) of a weights file or checkpoint, its model checked to be
+    registered. With `tensors` false a safetensors file is read only as far as its header (the
+    state dict comes back empty); a checkpoint is always read whole."""
     _check_file(path)
     with open(path, "rb") as f:
         head = f.read(16)
-    is_zip = head.startswith(b"PK")  # torch.save's zip container
-    if is_zip:
+    if head.startswith(b"PK"):  # torch.save's zip container
         payload = load_checkpoint(path)
         model_name = payload.get("model")
         state_dict = payload["state_dict"]
@@ -157,7 +153,7 @@ def load_weights(path: str | os.PathLike, expected_model: str | None = None) -> 
         try:
             with safe_open(str(path), framework="pt") as f:
                 meta = f.metadata() or {}
-                state_dict = {k: f.get_tensor(k) for k in f.keys()}
+                state_dict = {k: f.get_tensor(k) for k in f.keys()} if tensors else {}
         except Exception as exc:
             raise WeightsError(f"{path}: not a readable safetensors or checkpoint file ({exc})") from None
         if meta.get("format") != WEIGHTS_FORMAT:
@@ -170,6 +166,23 @@ def load_weights(path: str | os.PathLike, expected_model: str | None = None) -> 
         metadata = {**{k: v for k, v in meta.items() if k != "card"}, "card": card}
     if model_name not in list_models():
         raise WeightsError(f"{path}: weights for unknown model {model_name!r}; available: {', '.join(list_models())}")
+    return model_name, state_dict, metadata
+
+
+def weights_model_name(path: str | os.PathLike) -> str:
+    """The registered model a weights file or checkpoint is for, checked as `load_weights` checks it,
+    without reading a safetensors file's tensors. Raises WeightsError naming the file."""
+    return _read_weights(Path(path), tensors=False)[0]
+
+
+def load_weights(path: str | os.PathLike, expected_model: str | None = None) -> LoadedWeights:
+    """Read exported weights (.safetensors) or a training checkpoint (.pt) for inference.
+
+    Raises WeightsError naming the file when it is missing, unreadable, not colorkit's, for an
+    unknown model, or for a model other than `expected_model`.
+    """
+    path = Path(path)
+    model_name, state_dict, metadata = _read_weights(path, tensors=True)
     if expected_model is not None and model_name != expected_model:
         raise WeightsError(f"{path}: weights are for model {model_name!r}, not {expected_model!r}")
     state_dict = {k: (v.float() if v.is_floating_point() else v) for k, v in clean_state_dict(state_dict).items()}

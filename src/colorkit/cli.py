@@ -80,10 +80,10 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from colorkit.checkpoint import load_weights
+    from colorkit.checkpoint import weights_model_name
     from colorkit.demo import run_demo
 
-    weights = {load_weights(w).model_name: w for w in args.weights}
+    weights = {weights_model_name(w): w for w in args.weights}
     models = args.models or (sorted(weights) if weights else None)
     result = run_demo(args.out, models=models, weights=weights, size=args.size, device=args.device)
     for name, path in result.grids.items():
@@ -216,7 +216,7 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 
 def _run_compare(args: argparse.Namespace) -> int:
     from colorkit.atomic import atomic_path
-    from colorkit.checkpoint import load_weights
+    from colorkit.checkpoint import weights_model_name
     from colorkit.evaluate import compare, comparison_grid, failed_lines
     from colorkit.models import list_models
 
@@ -225,7 +225,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     for item in args.weights:
         name, sep, path = item.partition("=")
         if not sep or name not in list_models():
-            name, path = load_weights(item).model_name, item
+            name, path = weights_model_name(item), item
         weights[name] = path
     comparison = compare(args.source, models, weights=weights, size=args.size, protocol=args.protocol,
                          batch_size=args.batch_size, device=args.device, limit=args.limit)

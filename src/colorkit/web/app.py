@@ -138,17 +138,15 @@ class ModelEntry:
 
 def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
     """All registered models, with the weights each would use: a `--weights` file, else shipped weights."""
-    from colorkit.checkpoint import WeightsError, default_weights_path, load_weights
+    from colorkit.checkpoint import WeightsError, default_weights_path, weights_model_name
     from colorkit.models import get_model_info, list_models
 
     given: dict[str, Path] = {}
     for path in settings.weights:
-        loaded = load_weights(path)  # WeightsError (a ValueError) naming the file
-        if loaded.model_name in given:
-            raise WeightsError(f"{path}: a second weights file for model {loaded.model_name!r} "
-                               f"(the first is {given[loaded.model_name]})")
-        given[loaded.model_name] = Path(path)
-        del loaded
+        name = weights_model_name(path)  # WeightsError (a ValueError) naming the file
+        if name in given:
+            raise WeightsError(f"{path}: a second weights file for model {name!r} (the first is {given[name]})")
+        given[name] = Path(path)
     entries = {}
     for name in list_models():
         info = get_model_info(name)
