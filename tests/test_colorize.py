@@ -218,3 +218,14 @@ def test_precision_choice_and_bf16_close_to_fp32(make_weights):
     outs = {p: Colorizer(weights=weights, device="cpu", size=32, precision=p).colorize_gray([gray])[0]
             for p in ("fp32", "bf16")}
     assert np.abs(outs["fp32"] - outs["bf16"]).max() < 0.02
+
+
+def test_join_shrinks_ab_antialiased_where_photo_is_smaller_than_working_size():
+    rng = np.random.default_rng(2)
+    gray = rng.uniform(size=(30, 700)).astype(np.float32)  # fewer rows than the ab, more columns
+    ab = torch.from_numpy(rng.uniform(-60, 60, size=(2, 64, 200)).astype(np.float32))
+    out = join_luminance(gray, ab)
+    shrunk = torch.nn.functional.interpolate(ab[None], size=(30, 200), mode="bilinear", antialias=True)
+    full_ab = torch.nn.functional.interpolate(shrunk, size=(30, 700), mode="bilinear", align_corners=False)[0]
+    lab = torch.cat([color.gray_to_l(torch.from_numpy(gray)[None]), full_ab])
+    assert np.abs(out - color.lab_to_rgb(lab).permute(1, 2, 0).numpy()).max() < 1e-4

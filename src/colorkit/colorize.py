@@ -185,21 +185,22 @@ def join_luminance(gray: np.ndarray, ab: torch.Tensor) -> np.ndarray:
     """
     height, width = gray.shape
     ab = ab.float()[None]
+    # where the photo is smaller than the working size, shrink the ab first (antialiased), so the
+    # strips below only ever upsample
+    ab = _resize(ab, (min(ab.shape[-2], height), min(ab.shape[-1], width)))
     out = np.empty((height, width, 3), dtype=np.float32)
     gray_t = torch.from_numpy(np.ascontiguousarray(gray, dtype=np.float32))
-    ab_full = _resize(ab, (height, width))[0] if height * width <= 4 * _STRIP_ROWS ** 2 else None
     for top in range(0, height, _STRIP_ROWS):
         bottom = min(height, top + _STRIP_ROWS)
         lum = color.gray_to_l(gray_t[top:bottom][None])
-        strip_ab = ab_full[:, top:bottom] if ab_full is not None else _upsample_rows(ab, height, width, top, bottom)
-        rgb = color.lab_to_rgb(torch.cat([lum, strip_ab], dim=0))
+        rgb = color.lab_to_rgb(torch.cat([lum, _upsample_rows(ab, height, width, top, bottom)], dim=0))
         out[top:bottom] = rgb.permute(1, 2, 0).numpy()
     return out
 
 
 def _upsample_rows(ab: torch.Tensor, height: int, width: int, top: int, bottom: int) -> torch.Tensor:
-    """Rows [top, bottom) of `ab` (1, 2, h, w) bilinearly upsampled to (height, width), as
-    F.interpolate(align_corners=False) would give them, computed from the few source rows they need."""
+    """Rows [top, bottom) of `ab` (1, 2, h, w), h <= height and w <= width, bilinearly upsampled to
+    (height, width) as F.interpolate(align_corners=False) would give them, from the source rows they need."""
     h = ab.shape[-2]
     scale = h / height
     ys = ((torch.arange(top, bottom, dtype=torch.float64) + 0.5) * scale - 0.5).clamp(min=0)
@@ -207,8 +208,7 @@ def _upsample_rows(ab: torch.Tensor, height: int, width: int, top: int, bottom: 
     y1 = (y0 + 1).clamp(max=h - 1)
     wy = (ys - y0).float().view(1, -1, 1)
     rows = ab[0, :, y0] * (1 - wy) + ab[0, :, y1] * wy  # (2, bottom - top, w)
-    return F.interpolate(rows[None], size=(bottom - top, width), mode="bilinear", align_corners=False)[0] \
-        if rows.shape[-1] != width else rows
+    return F.interpolate(rows[None], size=(bottom - top, width), mode="bilinear", align_corners=False)[0]
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
