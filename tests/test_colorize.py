@@ -229,3 +229,15 @@ def test_join_shrinks_ab_antialiased_where_photo_is_smaller_than_working_size():
     full_ab = torch.nn.functional.interpolate(shrunk, size=(30, 700), mode="bilinear", align_corners=False)[0]
     lab = torch.cat([color.gray_to_l(torch.from_numpy(gray)[None]), full_ab])
     assert np.abs(out - color.lab_to_rgb(lab).permute(1, 2, 0).numpy()).max() < 1e-4
+
+
+def test_photo_named_twice_is_done_once_and_name_clashes_refused(tmp_path):
+    from colorkit.colorize import plan_outputs
+
+    (tmp_path / "sub").mkdir()
+    for name in ["a.png", "sub/a.png"]:
+        _gray_file(tmp_path / name)
+    jobs, problems = plan_outputs([tmp_path / "a.png", tmp_path], tmp_path / "out")
+    assert [j.source for j in jobs] == [tmp_path / "a.png", tmp_path / "sub" / "a.png"] and not problems
+    jobs, problems = plan_outputs([tmp_path / "a.png", tmp_path / "sub" / "a.png"], tmp_path / "out")
+    assert len(jobs) == 1 and "is also the output of" in problems[0][1]

@@ -269,12 +269,12 @@ def plan_outputs(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     kept = []
     for job in jobs:
         target = job.output.resolve()
+        if job.source.resolve() in seen.values():
+            continue  # the same photo named twice
         if target in sources:
             problems.append((str(job.source), f"output {job.output} would overwrite an input; choose another -o"))
         elif target in seen:
             problems.append((str(job.source), f"output {job.output} is also the output of {seen[target]}"))
-        elif job.source.resolve() in seen.values():
-            continue  # the same photo named twice
         else:
             seen[target] = job.source.resolve()
             kept.append(job)
