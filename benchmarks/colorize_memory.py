@@ -1,6 +1,6 @@
 """Peak memory and time to colorize one very large photo (default 6000 x 4000) from file to file.
 
-Runs the `colorkit colorize` code path in this process and prints the peak resident set size
+Runs the `colorizekit colorize` code path in this process and prints the peak resident set size
 (`ru_maxrss`) before and after, so the figure is what colorizing itself added. Randomly initialised
 weights are used unless `--weights` is given (memory and time do not depend on weight values).
 
@@ -19,9 +19,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorkit.checkpoint import export_weights
-from colorkit.colorize import Colorizer, colorize_files
-from colorkit.models import create_model
+from colorizekit.checkpoint import export_weights
+from colorizekit.colorize import Colorizer, colorize_files
+from colorizekit.models import create_model
 
 
 def peak_rss_mib() -> float:

@@ -1,7 +1,7 @@
 """Colorize speed: seconds per 1024 x 768 photo end to end (decode, predict, join, encode).
 
 For each model, N grayscale JPEG photos of 1024 x 768 are colorized from files to files through
-`colorkit.colorize.colorize_files`, the code path of `colorkit colorize`. Timing does not depend on
+`colorizekit.colorize.colorize_files`, the code path of `colorizekit colorize`. Timing does not depend on
 the weights' values, so without `--weights` randomly initialised weights are used (the colours are
 meaningless; only time is measured). On a GPU the photos are batched and photos/s is reported.
 
@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorkit.checkpoint import export_weights, weights_model_name
-from colorkit.colorize import Colorizer, colorize_files
-from colorkit.models import create_model, list_models
+from colorizekit.checkpoint import export_weights, weights_model_name
+from colorizekit.colorize import Colorizer, colorize_files
+from colorizekit.models import create_model, list_models
 
 
 def make_photo(path: Path, width: int, height: int, seed: int) -> None:

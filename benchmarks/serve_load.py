@@ -1,6 +1,6 @@
-"""Load check for `colorkit serve`: N concurrent uploads over loopback; throughput, latency, status codes.
+"""Load check for `colorizekit serve`: N concurrent uploads over loopback; throughput, latency, status codes.
 
-Starts `colorkit serve` in a subprocess on a free loopback port (or targets `--url`), then sends
+Starts `colorizekit serve` in a subprocess on a free loopback port (or targets `--url`), then sends
 `--requests` uploads of grayscale JPEGs from this process with `--concurrency` threads, bounded in
 count and in time. Reports photos/s, latency p50/p95/max, the status codes, and whether every 200
 response decodes to an image of the uploaded size. Timing does not depend on the weights' values,
@@ -61,21 +61,21 @@ def free_port() -> int:
 
 
 def start_server(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Popen, str, str]:
-    """`colorkit serve` on a free loopback port; returns the process, its URL and what weights it has."""
+    """`colorizekit serve` on a free loopback port; returns the process, its URL and what weights it has."""
     weights = list(args.weights)
     described = ", ".join(weights) if weights else "random"
     if not weights:
         import torch
 
-        from colorkit.checkpoint import export_weights
-        from colorkit.models import create_model
+        from colorizekit.checkpoint import export_weights
+        from colorizekit.models import create_model
 
         torch.manual_seed(0)
         path = workdir / f"{args.model}-random.safetensors"
         export_weights(path, args.model, create_model(args.model).state_dict(), card={"benchmark": True})
         weights = [str(path)]
     port = free_port()
-    cmd = [sys.executable, "-m", "colorkit", "serve", "--port", str(port), "--model", args.model,
+    cmd = [sys.executable, "-m", "colorizekit", "serve", "--port", str(port), "--model", args.model,
            "--size", str(args.size), "--queue-size", str(args.queue_size), "--batch-size", str(args.batch_size),
            "--log-level", "warning"]
     for w in weights:

@@ -1,8 +1,8 @@
-"""Training throughput: colorkit's training loop against a loop written as the design's notebooks did.
+"""Training throughput: colorizekit's training loop against a loop written as the design's notebooks did.
 
 For each model and batch size, in the same run and on the same photo files:
-- "colorkit": the real training step of `colorkit.train` (`measure_throughput`) fed by the real data
-  pipeline (`colorkit.data`: uint8 crops from DataLoader workers, colour conversion on the device,
+- "colorizekit": the real training step of `colorizekit.train` (`measure_throughput`) fed by the real data
+  pipeline (`colorizekit.data`: uint8 crops from DataLoader workers, colour conversion on the device,
   bf16 autocast + channels_last on CUDA, fused Adam, loss read back once at the end);
 - "notebook": the notebooks' way: a Dataset that squashes each photo to S x S and converts it per
   sample in Python (scikit-image `rgb2lab` for Lab models, NumPy gray for RGB ones), fp32,
@@ -10,7 +10,7 @@ For each model and batch size, in the same run and on the same photo files:
 
 Both time `--steps` steps after `--warmup` untimed ones and report training images per second, their
 ratio, and model FLOP utilisation (MFU) against the GPU's dense bf16 peak: training FLOPs per image =
-3 x 2 x the forward multiply-accumulates actually performed (`colorkit.summary.summarize(...).real_macs`
+3 x 2 x the forward multiply-accumulates actually performed (`colorizekit.summary.summarize(...).real_macs`
 at batch 1), also printed as achieved TFLOP/s. On a CPU, MFU prints as n/a.
 
     python benchmarks/train_throughput.py                                # GPU defaults: batch 32 and 128
@@ -32,10 +32,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from colorkit.data import PhotoDataset, ShardSampler, make_loader
-from colorkit.models import create_model, get_model_info, list_models
-from colorkit.summary import summarize
-from colorkit.train import measure_throughput
+from colorizekit.data import PhotoDataset, ShardSampler, make_loader
+from colorizekit.models import create_model, get_model_info, list_models
+from colorizekit.summary import summarize
+from colorizekit.train import measure_throughput
 
 # Dense bf16 tensor-core peaks (FLOP/s) from NVIDIA's data sheets, matched against the device name in order.
 BF16_PEAK = (
@@ -121,9 +121,9 @@ def notebook_throughput(model_name: str, paths: list[Path], *, batch_size: int, 
     return photos / (time.perf_counter() - start)
 
 
-def colorkit_throughput(model_name: str, paths: list[Path], *, batch_size: int, size: int, steps: int,
+def colorizekit_throughput(model_name: str, paths: list[Path], *, batch_size: int, size: int, steps: int,
                         warmup: int, workers: int, device: torch.device, compile: bool) -> float:
-    """Images per second of colorkit's training step and data pipeline."""
+    """Images per second of colorizekit's training step and data pipeline."""
     dataset = PhotoDataset(paths, size, train=True, resize="crop")
     sampler = ShardSampler(len(paths), global_batch=batch_size, shuffle=True, drop_last=True)
     loader = make_loader(dataset, sampler, batch_size=batch_size, workers=workers,
@@ -142,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="DataLoader workers for both loops (default: min(8, CPU cores))")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda... (default: auto)")
     p.add_argument("--data", type=Path, help="a folder of photos (default: synthetic JPEGs in a temporary folder)")
-    p.add_argument("--compile", action="store_true", help="torch.compile colorkit's loop")
-    p.add_argument("--skip-notebook", action="store_true", help="measure colorkit's loop only")
+    p.add_argument("--compile", action="store_true", help="torch.compile colorizekit's loop")
+    p.add_argument("--skip-notebook", action="store_true", help="measure colorizekit's loop only")
     args = p.parse_args(argv)
 
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available()
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     needed = max(args.batch_sizes) * 4
     with tempfile.TemporaryDirectory() as tmp:
         if args.data:
-            from colorkit.imageio import find_images
+            from colorizekit.imageio import find_images
 
             paths = sorted(find_images([args.data])[0])
         else:
@@ -173,14 +173,14 @@ def main(argv: list[str] | None = None) -> int:
             for batch in args.batch_sizes:
                 kw = dict(batch_size=batch, size=args.image_size, steps=args.steps, warmup=args.warmup,
                           workers=args.workers, device=device)
-                ours = colorkit_throughput(model_name, paths, compile=args.compile, **kw)
+                ours = colorizekit_throughput(model_name, paths, compile=args.compile, **kw)
                 theirs = None if args.skip_notebook else notebook_throughput(model_name, paths, **kw)
-                for loop, ips in (("colorkit", ours), ("notebook", theirs)):
+                for loop, ips in (("colorizekit", ours), ("notebook", theirs)):
                     if ips is None:
                         continue
                     ratio = f"{ours / theirs:.2f}x" if theirs else "-"
                     mfu = f"{100 * ips * flops_per_image / peak:.1f}%" if peak else "n/a"
-                    print(f"{model_name:<13}{batch:>6}  {loop:<9}{ips:>10.1f}{ratio if loop == 'colorkit' else '1.00x':>8}"
+                    print(f"{model_name:<13}{batch:>6}  {loop:<9}{ips:>10.1f}{ratio if loop == 'colorizekit' else '1.00x':>8}"
                           f"{ips * flops_per_image / 1e12:>9.3f}{mfu:>8}", flush=True)
                 if device.type == "cuda":
                     torch.cuda.empty_cache()

@@ -32,12 +32,12 @@ def rgb_image() -> np.ndarray:
 
 @pytest.fixture
 def make_weights(tmp_path):
-    """Factory: write randomly initialised (seeded) weights for a model as a colorkit safetensors file.
+    """Factory: write randomly initialised (seeded) weights for a model as a colorizekit safetensors file.
 
     For testing the plumbing only: such weights are never presented as a colorization result.
     """
-    from colorkit.checkpoint import export_weights
-    from colorkit.models import create_model
+    from colorizekit.checkpoint import export_weights
+    from colorizekit.models import create_model
 
     def make(model_name: str = "jkspnet-lab", seed: int = 0) -> Path:
         torch.manual_seed(seed)

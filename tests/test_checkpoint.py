@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from colorkit.checkpoint import WeightsError, load_weights, save_checkpoint, weights_model_name
-from colorkit.models import create_model
+from colorizekit.checkpoint import WeightsError, load_weights, save_checkpoint, weights_model_name
+from colorizekit.models import create_model
 
 
 def test_model_name_from_safetensors_and_checkpoint(make_weights, tmp_path):
@@ -25,10 +25,10 @@ def test_model_name_of_bad_files(tmp_path, content):
         weights_model_name(tmp_path / "missing.safetensors")
 
 
-def test_safetensors_without_colorkit_metadata(tmp_path):
+def test_safetensors_without_colorizekit_metadata(tmp_path):
     from safetensors.torch import save_file
 
     path = tmp_path / "plain.safetensors"
     save_file({"w": torch.zeros(2)}, str(path))
-    with pytest.raises(WeightsError, match="without colorkit metadata"):
+    with pytest.raises(WeightsError, match="without colorizekit metadata"):
         weights_model_name(path)

@@ -1,12 +1,12 @@
-"""The command-line layer: every subcommand has --help, a version flag, `python -m colorkit`."""
+"""The command-line layer: every subcommand has --help, a version flag, `python -m colorizekit`."""
 
 import subprocess
 import sys
 
 import pytest
 
-from colorkit import __version__
-from colorkit.cli import build_parser, main
+from colorizekit import __version__
+from colorizekit.cli import build_parser, main
 
 SUBCOMMANDS = ["info", "colorize", "demo", "train", "evaluate", "compare", "serve"]
 
@@ -21,13 +21,13 @@ def test_every_subcommand_has_help(command, capsys):
     with pytest.raises(SystemExit) as exc:
         main([command, "--help"])
     assert exc.value.code == 0
-    assert f"usage: colorkit {command}" in capsys.readouterr().out
+    assert f"usage: colorizekit {command}" in capsys.readouterr().out
 
 
 def test_version_flag(capsys):
     with pytest.raises(SystemExit) as exc:
         main(["--version"])
-    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"colorkit {__version__}"
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"colorizekit {__version__}"
 
 
 def test_no_command_prints_help(capsys):
@@ -36,5 +36,5 @@ def test_no_command_prints_help(capsys):
 
 
 def test_python_dash_m():
-    out = subprocess.run([sys.executable, "-m", "colorkit", "info"], capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, "-m", "colorizekit", "info"], capture_output=True, text=True, check=True)
     assert "jkspnet-lab" in out.stdout and "unet-rgb" in out.stdout

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from colorkit import color
+from colorizekit import color
 
 skcolor = pytest.importorskip("skimage.color")
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 from PIL import Image
 
-from colorkit import color
-from colorkit.checkpoint import WeightsError
-from colorkit.cli import main
-from colorkit.colorize import Colorizer, colorize_files, join_luminance, working_shape
-from colorkit.demo import demo_images
+from colorizekit import color
+from colorizekit.checkpoint import WeightsError
+from colorizekit.cli import main
+from colorizekit.colorize import Colorizer, colorize_files, join_luminance, working_shape
+from colorizekit.demo import demo_images
 from tests.conftest import synthetic_rgb
 
 
@@ -50,7 +50,7 @@ def test_output_has_input_size(make_weights, model, hw):
 
 
 def test_luminance_preserved_on_real_photo(tmp_path, colorizer):
-    photo = demo_images()[0]  # a real photograph shipped with colorkit
+    photo = demo_images()[0]  # a real photograph shipped with colorizekit
     gray = np.asarray(Image.open(photo).convert("L"))
     Image.fromarray(gray).save(tmp_path / "in.png")
     report = colorize_files(colorizer, [tmp_path / "in.png"], tmp_path / "out")
@@ -101,7 +101,7 @@ def test_sixteen_bit_round_trip(tmp_path, colorizer):
     out = report.done[0]
     raw = out.read_bytes()
     assert raw[24] == 16  # IHDR bit depth
-    from colorkit.imageio import load_image
+    from colorizekit.imageio import load_image
 
     back = load_image(out)
     assert back.bit_depth == 16 and back.rgb.shape == (40, 60, 3)
@@ -163,7 +163,7 @@ def test_colour_input_reduced_to_luminance_and_told_once(tmp_path, colorizer):
 
 
 def test_missing_weights_message():
-    with pytest.raises(WeightsError, match="no trained weights ship with colorkit for model 'unet-rgb'"):
+    with pytest.raises(WeightsError, match="no trained weights ship with colorizekit for model 'unet-rgb'"):
         Colorizer(model="unet-rgb")
 
 
@@ -200,13 +200,13 @@ def test_demo_with_weights_and_without(tmp_path, make_weights, capsys):
 
 
 def test_colorizer_exported_at_top_level():
-    import colorkit
+    import colorizekit
 
-    assert colorkit.Colorizer is Colorizer
+    assert colorizekit.Colorizer is Colorizer
 
 
 def test_precision_choice_and_bf16_close_to_fp32(make_weights):
-    from colorkit.colorize import resolve_precision
+    from colorizekit.colorize import resolve_precision
 
     assert resolve_precision("fp32", torch.device("cpu")) == torch.float32
     assert resolve_precision("bf16", torch.device("cpu")) == torch.bfloat16
@@ -232,7 +232,7 @@ def test_join_shrinks_ab_antialiased_where_photo_is_smaller_than_working_size():
 
 
 def test_photo_named_twice_is_done_once_and_name_clashes_refused(tmp_path):
-    from colorkit.colorize import plan_outputs
+    from colorizekit.colorize import plan_outputs
 
     (tmp_path / "sub").mkdir()
     for name in ["a.png", "sub/a.png"]:

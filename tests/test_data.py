@@ -10,8 +10,8 @@ import pytest
 import torch
 from PIL import Image
 
-from colorkit import cli
-from colorkit.data import (PhotoDataset, ShardSampler, center_crop, is_grayscale, random_crop, random_crop_box,
+from colorizekit import cli
+from colorizekit.data import (PhotoDataset, ShardSampler, center_crop, is_grayscale, random_crop, random_crop_box,
                            scan_images, split_paths, squash)
 from tests.conftest import synthetic_rgb
 
@@ -156,7 +156,7 @@ def test_cli_train_bad_data_dir(tmp_path, capsys, folder):
                        "--no-progress"])
     err = capsys.readouterr().err.strip()
     assert status == 2
-    assert err.startswith("colorkit train: error:") and "\n" not in err and folder in err
+    assert err.startswith("colorizekit train: error:") and "\n" not in err and folder in err
 
 
 def test_cli_train_help(capsys):

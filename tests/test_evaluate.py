@@ -8,9 +8,9 @@ import pytest
 import torch
 from PIL import Image
 
-from colorkit import color, metrics
-from colorkit.cli import main
-from colorkit.evaluate import (
+from colorizekit import color, metrics
+from colorizekit.cli import main
+from colorizekit.evaluate import (
     ROWS,
     EvaluationResult,
     MetricValues,
@@ -77,7 +77,7 @@ def test_evaluate_full_protocol_writes_the_report(photo_dir, make_weights, tmp_p
     original = _as_tensor(photo_dir / "a.png")
     direct = metrics.compute_metrics(_gray3(original), original)
     a = result.images[0]
-    # (colorkit reads photos as float32, this test as float64: agreement to float32 precision)
+    # (colorizekit reads photos as float32, this test as float64: agreement to float32 precision)
     assert a.baseline.ciede2000 == pytest.approx(direct.ciede2000.item(), abs=1e-5)
     assert a.baseline.ssim == pytest.approx(direct.ssim.item(), abs=1e-6)
     assert a.baseline.cf == 0.0 and a.baseline.delta_cf == pytest.approx(-a.original.cf)
@@ -129,7 +129,7 @@ def test_infinite_psnr_is_reported_not_averaged(tmp_path):
     assert summarize_rows([values(math.inf)]).means.psnr is None  # nothing finite to average
     assert summarize_rows([]).means.cf is None
 
-    from colorkit.evaluate import ImageResult
+    from colorizekit.evaluate import ImageResult
 
     orig = MetricValues(None, None, None, None, 2.0, None, 0.5, 1.0)
     images = tuple(ImageResult(f"p{i}.png", tmp_path / f"p{i}.png", 16, 16, 16, 16, r, r, orig)

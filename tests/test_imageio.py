@@ -1,4 +1,4 @@
-"""Tests for colorkit.imageio: every mode and format on tiny synthetic files, metadata, bad files, writing."""
+"""Tests for colorizekit.imageio: every mode and format on tiny synthetic files, metadata, bad files, writing."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 import torch
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
-from colorkit import imageio
-from colorkit.color import l_to_gray
-from colorkit.imageio import (
+from colorizekit import imageio
+from colorizekit.color import l_to_gray
+from colorizekit.imageio import (
     DEFAULT_MAX_PIXELS,
     IMAGE_SUFFIXES,
     ImageError,
@@ -53,7 +53,7 @@ def _gray_icc_profile() -> bytes:
     def s15(v: float) -> bytes:
         return struct.pack(">i", round(v * 65536))
 
-    desc_text = b"colorkit test gray\x00"
+    desc_text = b"colorizekit test gray\x00"
     desc = b"desc\x00\x00\x00\x00" + struct.pack(">I", len(desc_text)) + desc_text
     desc += b"\x00" * 8 + b"\x00\x00\x00" + b"\x00" * 67
     tags = [
@@ -82,7 +82,7 @@ def _srgb_icc_profile() -> bytes:
     return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 
 
-def _exif(orientation: int, make: str = "colorkit-test") -> bytes:
+def _exif(orientation: int, make: str = "colorizekit-test") -> bytes:
     exif = Image.Exif()
     exif[0x0112] = orientation
     exif[0x010F] = make
@@ -362,7 +362,7 @@ def test_exif_orientation_makes_pixels_upright(tmp_path):
         assert _orientation_of(loaded.exif) == 1
         exif = Image.Exif()
         exif.load(loaded.exif)
-        assert exif[0x010F] == "colorkit-test"  # the rest of the EXIF is kept
+        assert exif[0x010F] == "colorizekit-test"  # the rest of the EXIF is kept
         assert open_image(path).size == (loaded.gray.shape[1], loaded.gray.shape[0])
 
 
@@ -664,7 +664,7 @@ def test_find_images_folders_globs_and_missing(tmp_path):
 
 
 def test_encode_image_in_memory_matches_saved_file(tmp_path):
-    from colorkit.imageio import encode_image, save_image
+    from colorizekit.imageio import encode_image, save_image
 
     rgb = np.random.default_rng(0).uniform(size=(9, 11, 3)).astype(np.float32)
     for fmt, suffix in [("PNG", ".png"), ("JPEG", ".jpg"), ("TIFF", ".tif")]:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from colorkit import metrics as M
+from colorizekit import metrics as M
 
 skmetrics = pytest.importorskip("skimage.metrics")
 skcolor = pytest.importorskip("skimage.color")

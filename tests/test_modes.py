@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from colorkit import color
-from colorkit.modes import get_color_mode
+from colorizekit import color
+from colorizekit.modes import get_color_mode
 
 
 def test_unknown_mode():

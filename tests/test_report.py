@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from colorkit import report
-from colorkit.metrics import METRIC_NAMES
+from colorizekit import report
+from colorizekit.metrics import METRIC_NAMES
 
 
 def _solid(h, w, rgb):

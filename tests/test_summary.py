@@ -2,23 +2,23 @@
 
 import pytest
 
-import colorkit
-from colorkit.cli import main
-from colorkit.summary import format_summary, summarize
+import colorizekit
+from colorizekit.cli import main
+from colorizekit.summary import format_summary, summarize
 
 DESIGN = {"unet-rgb": ("436.66", 31_042_499), "jkspnet-lab": ("570.51", 17_639_339)}
 
 
 @pytest.mark.parametrize("name", sorted(DESIGN))
 def test_mult_adds_match_design(name):
-    s = summarize(colorkit.create_model(name), (32, 1, 128, 128), name)
+    s = summarize(colorizekit.create_model(name), (32, 1, 128, 128), name)
     assert f"{s.mult_adds / 1e9:.2f}" == DESIGN[name][0]
     assert s.total_params == DESIGN[name][1]
     assert s.real_macs <= s.mult_adds
 
 
 def test_jkspnet_table_has_the_design_rows():
-    s = summarize(colorkit.create_model("jkspnet-lab"), (32, 1, 128, 128))
+    s = summarize(colorizekit.create_model("jkspnet-lab"), (32, 1, 128, 128))
     last = [(r.name, list(r.output_shape), r.params) for r in s.rows[-3:]]
     assert last == [("Conv2d: 1-16", [32, 313, 128, 128], 20345),
                     ("Softmax: 1-17", [32, 313, 128, 128], None),

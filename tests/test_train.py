@@ -20,11 +20,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from colorkit import cli
-from colorkit.checkpoint import load_checkpoint, load_weights
-from colorkit.data import PhotoDataset
-from colorkit.models import get_model_info, list_models
-from colorkit.train import TrainConfig, TrainingDiverged, train
+from colorizekit import cli
+from colorizekit.checkpoint import load_checkpoint, load_weights
+from colorizekit.data import PhotoDataset
+from colorizekit.models import get_model_info, list_models
+from colorizekit.train import TrainConfig, TrainingDiverged, train
 from tests.test_data import make_photo_dir
 
 REPO = Path(__file__).resolve().parents[1]
@@ -213,7 +213,7 @@ def test_ctrl_c_saves_and_resume_finishes(data_dir, tmp_path):
     out = tmp_path / "run"
     args = ["train", str(data_dir), "--model", "jkspnet-lab", "--out", str(out), "--batch-size", "4",
             "--image-size", "16", "--workers", "1", "--no-progress"]
-    proc = subprocess.Popen([sys.executable, "-m", "colorkit", *args, "--epochs", "50"], cwd=REPO,
+    proc = subprocess.Popen([sys.executable, "-m", "colorizekit", *args, "--epochs", "50"], cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             env=ONE_THREAD)
     try:
@@ -240,14 +240,14 @@ def test_ctrl_c_saves_and_resume_finishes(data_dir, tmp_path):
 LAUNCHER = textwrap.dedent('''
     import sys
     from torch import nn
-    from colorkit.models import ModelInfo, register_model
+    from colorizekit.models import ModelInfo, register_model
 
     @register_model(ModelInfo(name="tiny-test", color_mode="lab", size_multiple=1, description="tests only"))
     def tiny():
         return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
                              nn.Conv2d(8, 2, 3, padding=1))
 
-    from colorkit.cli import main
+    from colorizekit.cli import main
     sys.exit(main(sys.argv[1:]))
 ''')
 
@@ -287,7 +287,7 @@ def test_torchrun_two_processes_match_one_process(data_dir, tmp_path):
 def test_torchrun_with_batchnorm_model(data_dir, tmp_path):
     """A design model (BatchNorm inside) trains under torchrun with per-rank statistics and rank 0's
     running statistics in the checkpoint."""
-    proc = run_cli(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "colorkit"],
+    proc = run_cli(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "-m", "colorizekit"],
                    ["train", str(data_dir), "--model", "jkspnet-lab", "--out", str(tmp_path / "run"), "--epochs", "1",
                     "--batch-size", "4", "--image-size", "8", "--workers", "0", "--device", "cpu", "--no-progress"])
     assert "per-rank BatchNorm statistics" in proc.stdout
@@ -302,7 +302,7 @@ def tiny_model(monkeypatch) -> str:
     """A BatchNorm-free model registered for one test only (the registry is restored afterwards)."""
     from torch import nn
 
-    from colorkit.models import ModelInfo, registry
+    from colorizekit.models import ModelInfo, registry
 
     def build():
         return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 2, 3, padding=1))

@@ -3,33 +3,33 @@
 import pytest
 import torch
 
-import colorkit
-from colorkit.models import get_model_info
+import colorizekit
+from colorizekit.models import get_model_info
 
 EXPECTED_PARAMS = {"unet-rgb": 31_042_499, "jkspnet-lab": 17_639_339}
 
 
 def test_registry_lists_both_models():
-    assert colorkit.list_models() == sorted(EXPECTED_PARAMS)
+    assert colorizekit.list_models() == sorted(EXPECTED_PARAMS)
 
 
 def test_unknown_model_names_the_available_ones():
     with pytest.raises(ValueError, match="available models: jkspnet-lab, unet-rgb"):
-        colorkit.create_model("unet")
+        colorizekit.create_model("unet")
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_PARAMS))
 def test_parameter_count_matches_design(name):
-    model = colorkit.create_model(name)
+    model = colorizekit.create_model(name)
     assert sum(p.numel() for p in model.parameters()) == EXPECTED_PARAMS[name]
 
 
-@pytest.mark.parametrize("name", colorkit.list_models())
+@pytest.mark.parametrize("name", colorizekit.list_models())
 @pytest.mark.parametrize("hw", [(128, 128), (96, 160)])
 def test_forward_shape_finite_and_gradients(name, hw):
     torch.manual_seed(0)
     info = get_model_info(name)
-    model = colorkit.create_model(name).train()
+    model = colorizekit.create_model(name).train()
     x = torch.rand(2, 1, *hw)
     out = model(x)
     assert out.shape == (2, info.mode.out_channels, *hw)
@@ -39,19 +39,19 @@ def test_forward_shape_finite_and_gradients(name, hw):
     assert not missing, f"no gradient reached: {missing}"
 
 
-@pytest.mark.parametrize("name", colorkit.list_models())
+@pytest.mark.parametrize("name", colorizekit.list_models())
 def test_model_declares_mode_and_size_multiple(name):
     info = get_model_info(name)
     assert info.color_mode in ("rgb", "lab")
     assert info.size_multiple in (8, 16)
-    model = colorkit.create_model(name).eval()
+    model = colorizekit.create_model(name).eval()
     with torch.no_grad():
         out = model(torch.rand(1, 1, info.size_multiple * 3, info.size_multiple * 5))
     assert out.shape[-2:] == (info.size_multiple * 3, info.size_multiple * 5)
 
 
 def test_jkspnet_output_is_expectation_over_softmax_bins():
-    model = colorkit.create_model("jkspnet-lab").eval()
+    model = colorizekit.create_model("jkspnet-lab").eval()
     with torch.no_grad():
         out = model(torch.rand(1, 1, 32, 32))
         w = model.out.weight.view(2, -1)

@@ -1,4 +1,4 @@
-"""`colorkit serve`'s HTTP API with FastAPI's TestClient: every endpoint, bad uploads, limits, the queue.
+"""`colorizekit serve`'s HTTP API with FastAPI's TestClient: every endpoint, bad uploads, limits, the queue.
 
 Most tests inject a fake colorizer (fast, controllable); one runs the real Colorizer on random weights
 (plumbing only: its colours mean nothing).
@@ -19,14 +19,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("fastapi", reason="needs the serve extras: pip install 'colorkit[serve]'")
+pytest.importorskip("fastapi", reason="needs the serve extras: pip install 'colorizekit[serve]'")
 pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from colorkit.checkpoint import WeightsError  # noqa: E402
-from colorkit.web import ServeSettings, create_app  # noqa: E402
-from colorkit.web.app import STATIC_DIR, content_disposition, output_filename  # noqa: E402
+from colorizekit.checkpoint import WeightsError  # noqa: E402
+from colorizekit.web import ServeSettings, create_app  # noqa: E402
+from colorizekit.web.app import STATIC_DIR, content_disposition, output_filename  # noqa: E402
 from tests.conftest import synthetic_rgb  # noqa: E402
 
 
@@ -35,8 +35,8 @@ def weights_file(tmp_path_factory) -> Path:
     """Random-init jkspnet-lab weights, as conftest's `make_weights` writes them, once per module."""
     import torch
 
-    from colorkit.checkpoint import export_weights
-    from colorkit.models import create_model
+    from colorizekit.checkpoint import export_weights
+    from colorizekit.models import create_model
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("weights") / "jkspnet-lab-random.safetensors"
@@ -193,7 +193,7 @@ def test_jpeg_in_jpeg_out_keeps_exif_and_icc(client):
     from PIL import ImageCms
 
     exif = Image.Exif()
-    exif[0x010F] = "colorkit-test-camera"  # Make
+    exif[0x010F] = "colorizekit-test-camera"  # Make
     icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
     data = _encode(_gray(40, 56), "JPEG", exif=exif, icc_profile=icc, quality=90)
     r = _post(client, data, "Holiday Photo.jpeg")
@@ -202,7 +202,7 @@ def test_jpeg_in_jpeg_out_keeps_exif_and_icc(client):
     assert 'filename="Holiday Photo_color.jpeg"' in r.headers["content-disposition"]
     out = Image.open(io.BytesIO(r.content))
     assert out.format == "JPEG" and out.size == (56, 40)
-    assert out.getexif().get(0x010F) == "colorkit-test-camera"
+    assert out.getexif().get(0x010F) == "colorizekit-test-camera"
     assert out.info.get("icc_profile") == icc
 
 
@@ -233,7 +233,7 @@ def test_model_and_size_fields_choose_the_colorizer(weights_file):
 
 @pytest.mark.filterwarnings("ignore:.*only its luminance is used")
 def test_real_colorizer_on_random_weights(weights_file):
-    """The default factory: colorkit.colorize.Colorizer, on random weights (plumbing only)."""
+    """The default factory: colorizekit.colorize.Colorizer, on random weights (plumbing only)."""
     with TestClient(create_app(ServeSettings(weights=(weights_file,), size=32, device="cpu"))) as c:
         r = _post(c, _encode(synthetic_rgb(50, 70), "PNG"), "colour.png")
         assert r.status_code == 200, r.text
@@ -306,7 +306,7 @@ def test_real_30_mb_body_is_413_under_the_default_25_mb_limit(client):
 
 def test_streamed_body_without_content_length_is_counted(weights_file):
     with _client(weights_file, max_upload_bytes=100_000) as c:
-        boundary = "colorkitboundary"
+        boundary = "colorizekitboundary"
         head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"s.png\"\r\n"
                 "Content-Type: image/png\r\n\r\n").encode()
 
@@ -433,7 +433,7 @@ def test_waiting_requests_are_batched_and_one_bad_photo_spares_the_rest(weights_
 def test_cli_serve_builds_the_app_on_loopback(monkeypatch, weights_file):
     import uvicorn
 
-    from colorkit.cli import main
+    from colorizekit.cli import main
 
     calls = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.update(app=app, **kw))
@@ -446,7 +446,7 @@ def test_cli_serve_builds_the_app_on_loopback(monkeypatch, weights_file):
 
 
 def test_cli_serve_reports_a_bad_weights_file(tmp_path, capsys):
-    from colorkit.cli import main
+    from colorizekit.cli import main
 
     assert main(["serve", "--weights", str(tmp_path / "missing.safetensors")]) == 2
     assert "missing.safetensors" in capsys.readouterr().err

@@ -1,9 +1,9 @@
-"""End to end: the real `colorkit serve` in a subprocess, driven by Debian's Chromium through Selenium.
+"""End to end: the real `colorizekit serve` in a subprocess, driven by Debian's Chromium through Selenium.
 
 Uploads a synthetic grayscale photo, waits for the result, and checks what a person would: the
 result at the input's full pixel size, the before/after slider (keyboard too), the download link,
 a clear message for a file that is not an image, and a phone-sized layout without sideways
-scrolling. Saves screenshots in tmp_path, and also at $COLORKIT_SCREENSHOT when set.
+scrolling. Saves screenshots in tmp_path, and also at $COLORIZEKIT_SCREENSHOT when set.
 
 Needs `apt-get install chromium chromium-driver` and `pip install selenium`; skipped otherwise.
 Random weights (plumbing only): the colours mean nothing.
@@ -34,8 +34,8 @@ pytestmark = pytest.mark.slow
 
 
 def _need_browser() -> None:
-    pytest.importorskip("selenium", reason="needs selenium: pip install 'colorkit[test]'")
-    pytest.importorskip("uvicorn", reason="needs the serve extras: pip install 'colorkit[serve]'")
+    pytest.importorskip("selenium", reason="needs selenium: pip install 'colorizekit[test]'")
+    pytest.importorskip("uvicorn", reason="needs the serve extras: pip install 'colorizekit[serve]'")
     missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
     if missing:
         pytest.skip(f"needs Debian's Chromium and its driver ({', '.join(missing)} missing): "
@@ -50,12 +50,12 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(make_weights, tmp_path):
-    """`colorkit serve` on a free loopback port with random jkspnet-lab weights; yields its URL."""
+    """`colorizekit serve` on a free loopback port with random jkspnet-lab weights; yields its URL."""
     _need_browser()
     port = _free_port()
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "colorkit", "serve", "--port", str(port), "--weights", str(make_weights()),
+        [sys.executable, "-m", "colorizekit", "serve", "--port", str(port), "--weights", str(make_weights()),
          "--size", "64", "--device", "cpu", "--log-level", "warning"],
         stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
@@ -168,7 +168,7 @@ def test_colorize_a_photo_in_the_browser(server, browser, tmp_path):
     assert download.get_attribute("download") == "photo_color.png"
     assert download.get_attribute("href").startswith("blob:")
     assert download.is_displayed()
-    _screenshot(browser, tmp_path, "result.png", "COLORKIT_SCREENSHOT")
+    _screenshot(browser, tmp_path, "result.png", "COLORIZEKIT_SCREENSHOT")
 
     # Drag and drop: a photo dropped on the drop zone is colorized.
     dropped = base64.b64encode(photo.read_bytes()).decode()

@@ -1,4 +1,4 @@
-"""The `colorkit` command: a thin argparse layer over the Python API.
+"""The `colorizekit` command: a thin argparse layer over the Python API.
 
 Each subcommand has an `_add_<name>` function that declares its arguments and a `_run_<name>`
 function that calls the API; nothing here does real work.
@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from colorkit import __version__
+from colorizekit import __version__
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -31,8 +31,8 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files, folders or glob patterns")
     p.add_argument("-o", "--out", default="colorized", help="output folder (default: colorized/)")
     p.add_argument("--model", help="model name (default: the weights file's model, else jkspnet-lab)")
-    p.add_argument("--weights", help="model.safetensors from `colorkit train`, or a training checkpoint "
-                                     "(default: the weights shipped with colorkit)")
+    p.add_argument("--weights", help="model.safetensors from `colorizekit train`, or a training checkpoint "
+                                     "(default: the weights shipped with colorizekit)")
     p.add_argument("--size", type=int, default=256, help="working size: short side at which colour is predicted "
                                                           "(default: 256)")
     p.add_argument("--format", choices=["png", "jpg", "webp", "tiff"], help="output format (default: the input's)")
@@ -49,7 +49,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
 def _run_colorize(args: argparse.Namespace) -> int:
     import warnings
 
-    from colorkit.colorize import Colorizer, colorize_files
+    from colorizekit.colorize import Colorizer, colorize_files
 
     if not 1 <= args.quality <= 100:
         raise ValueError(f"--quality must be between 1 and 100, got {args.quality}")
@@ -80,8 +80,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from colorkit.checkpoint import weights_model_name
-    from colorkit.demo import run_demo
+    from colorizekit.checkpoint import weights_model_name
+    from colorizekit.demo import run_demo
 
     weights = {weights_model_name(w): w for w in args.weights}
     models = args.models or (sorted(weights) if weights else None)
@@ -94,8 +94,8 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from colorkit.models import create_model, get_model_info, list_models
-    from colorkit.summary import format_summary, summarize
+    from colorizekit.models import create_model, get_model_info, list_models
+    from colorizekit.summary import format_summary, summarize
 
     if args.model is None:
         for name in list_models():
@@ -134,9 +134,9 @@ def _run_serve(args: argparse.Namespace) -> int:
     try:
         import uvicorn
 
-        from colorkit.web import ServeSettings, create_app
+        from colorizekit.web import ServeSettings, create_app
     except ImportError as exc:
-        raise ValueError(f"needs the serve extras ({exc.name} is not installed): pip install 'colorkit[serve]'") from None
+        raise ValueError(f"needs the serve extras ({exc.name} is not installed): pip install 'colorizekit[serve]'") from None
     settings = ServeSettings(host=args.host, port=args.port, model=args.model, weights=tuple(args.weights),
                              size=args.size, max_size=max(1024, args.size), batch_size=args.batch_size,
                              max_upload_bytes=int(args.max_upload_mb * 1e6),
@@ -147,7 +147,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         print(f"warning: listening on {args.host}: other machines can reach this server, which has no "
               "authentication", file=sys.stderr)
     host = f"[{args.host}]" if ":" in args.host else args.host
-    print(f"colorkit serve: open http://{host}:{args.port}/ (Ctrl+C stops)", file=sys.stderr)
+    print(f"colorizekit serve: open http://{host}:{args.port}/ (Ctrl+C stops)", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
     return 0
 
@@ -177,7 +177,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from colorkit.evaluate import PERCEPTUAL_WEIGHTS_NOTE, evaluate, failed_lines, write_report
+    from colorizekit.evaluate import PERCEPTUAL_WEIGHTS_NOTE, evaluate, failed_lines, write_report
 
     if args.perceptual_weights is not None:
         print(f"note: {PERCEPTUAL_WEIGHTS_NOTE}", file=sys.stderr)
@@ -215,10 +215,10 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_compare(args: argparse.Namespace) -> int:
-    from colorkit.atomic import atomic_path
-    from colorkit.checkpoint import weights_model_name
-    from colorkit.evaluate import compare, comparison_grid, failed_lines
-    from colorkit.models import list_models
+    from colorizekit.atomic import atomic_path
+    from colorizekit.checkpoint import weights_model_name
+    from colorizekit.evaluate import compare, comparison_grid, failed_lines
+    from colorizekit.models import list_models
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     weights = {}
@@ -241,7 +241,7 @@ def _run_compare(args: argparse.Namespace) -> int:
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    from colorkit.train import PRECISIONS, TrainConfig
+    from colorizekit.train import PRECISIONS, TrainConfig
 
     d = {f.name: f.default for f in TrainConfig.__dataclass_fields__.values()}
     p = sub.add_parser("train", help="train a model on a folder of colour photos (the design's recipe)",
@@ -258,7 +258,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                               "--deterministic may change.")
     S = argparse.SUPPRESS
     p.add_argument("data_dir", metavar="DATA_DIR", help="folder of colour photos (searched recursively)")
-    p.add_argument("--model", required=True, help="registry name (see `colorkit info`)")
+    p.add_argument("--model", required=True, help="registry name (see `colorizekit info`)")
     p.add_argument("--out", required=True, metavar="RUN_DIR", help="run folder for checkpoints, logs and weights")
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last.pt")
     p.add_argument("--epochs", type=int, default=S, help=f"maximum epochs (default: {d['epochs']})")
@@ -297,7 +297,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from colorkit.train import TrainConfig, TrainingDiverged, load_run_config, train
+    from colorizekit.train import TrainConfig, TrainingDiverged, load_run_config, train
 
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"data_dir", "model", "out_dir"}
     given = {k: v for k, v in vars(args).items() if k in names}
@@ -312,7 +312,7 @@ def _run_train(args: argparse.Namespace) -> int:
     try:
         result = train(config, resume=args.resume, progress=not args.no_progress)
     except TrainingDiverged as exc:
-        print(f"colorkit train: error: {exc}", file=sys.stderr)
+        print(f"colorizekit train: error: {exc}", file=sys.stderr)
         return 1
     return 130 if result.status == "interrupted" else 0
 
@@ -323,10 +323,10 @@ _COMMANDS = (_add_info, _add_colorize, _add_demo, _add_serve, _add_evaluate, _ad
 def build_parser() -> argparse.ArgumentParser:
     """The full argument parser (used by `main` and by the tests)."""
     parser = argparse.ArgumentParser(
-        prog="colorkit",
+        prog="colorizekit",
         description="Colorize grayscale photographs at full resolution; train, evaluate and compare models.",
     )
-    parser.add_argument("--version", action="version", version=f"colorkit {__version__}")
+    parser.add_argument("--version", action="version", version=f"colorizekit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for add in _COMMANDS:
         add(sub)
@@ -334,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of `colorkit` and `python -m colorkit`; returns the exit status."""
+    """Entry point of `colorizekit` and `python -m colorizekit`; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -343,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except (ValueError, FileNotFoundError) as exc:  # user errors: one line, no traceback
-        print(f"colorkit {args.command}: error: {exc}", file=sys.stderr)
+        print(f"colorizekit {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -1,4 +1,4 @@
-"""The FastAPI app behind `colorkit serve`: a page for colorizing photos and the HTTP API it uses.
+"""The FastAPI app behind `colorizekit serve`: a page for colorizing photos and the HTTP API it uses.
 
 Endpoints:
 - `GET /` the page (`static/index.html`, `app.css`, `app.js`; nothing is loaded from elsewhere);
@@ -50,9 +50,9 @@ from fastapi.staticfiles import StaticFiles
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 
-from colorkit import __version__
+from colorizekit import __version__
 
-log = logging.getLogger("colorkit.serve")
+log = logging.getLogger("colorizekit.serve")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 DEFAULT_MAX_UPLOAD_BYTES = 25_000_000  # 25 MB (decimal megabytes throughout)
@@ -70,7 +70,7 @@ _CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; scrip
 
 @dataclass(frozen=True)
 class ServeSettings:
-    """Everything `colorkit serve` can be told; `create_app` reads nothing else."""
+    """Everything `colorizekit serve` can be told; `create_app` reads nothing else."""
 
     host: str = "127.0.0.1"  # interface to listen on; loopback only unless told otherwise
     port: int = 8000  # TCP port
@@ -87,7 +87,7 @@ class ServeSettings:
     preload: bool = True  # load the default model's colorizer at startup (when it has weights)
 
     def __post_init__(self) -> None:
-        from colorkit.models import get_model_info
+        from colorizekit.models import get_model_info
 
         get_model_info(self.model)  # ValueError naming the known models
         object.__setattr__(self, "weights", tuple(Path(w) for w in self.weights))
@@ -101,7 +101,7 @@ class ServeSettings:
 
 
 class ColorizerLike(Protocol):
-    """What the app needs from a colorizer (`colorkit.colorize.Colorizer` or a test double)."""
+    """What the app needs from a colorizer (`colorizekit.colorize.Colorizer` or a test double)."""
 
     def colorize_loaded(self, images: list[Any]) -> list[np.ndarray]:
         """LoadedImages -> (H, W, 3) float32 RGB in [0, 1], each the size of its input."""
@@ -132,14 +132,14 @@ class ModelEntry:
         """Why the model cannot be used, or None."""
         if self.available:
             return None
-        return (f"no weights for model {self.name!r} ship with colorkit; "
-                f"start the server with `colorkit serve --weights FILE`")
+        return (f"no weights for model {self.name!r} ship with colorizekit; "
+                f"start the server with `colorizekit serve --weights FILE`")
 
 
 def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
     """All registered models, with the weights each would use: a `--weights` file, else shipped weights."""
-    from colorkit.checkpoint import WeightsError, default_weights_path, weights_model_name
-    from colorkit.models import get_model_info, list_models
+    from colorizekit.checkpoint import WeightsError, default_weights_path, weights_model_name
+    from colorizekit.models import get_model_info, list_models
 
     given: dict[str, Path] = {}
     for path in settings.weights:
@@ -337,7 +337,7 @@ def probe_image(data: bytes, name: str, max_pixels: int) -> Probe:
 
 def _unreadable(data: bytes, name: str, max_pixels: int) -> HTTPException:
     """415 for what is not an image, 422 for a damaged image, with imageio's one-line reason."""
-    from colorkit.imageio import ImageError, load_image
+    from colorizekit.imageio import ImageError, load_image
 
     try:
         load_image(data, max_pixels=max_pixels)
@@ -414,8 +414,8 @@ class ColorizeService:
 
     def start(self) -> None:
         self.queue = asyncio.Queue(maxsize=self.settings.queue_size)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorkit-worker")
-        self._task = asyncio.create_task(self._work(), name="colorkit-worker")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="colorizekit-worker")
+        self._task = asyncio.create_task(self._work(), name="colorizekit-worker")
         default = self.models[self.settings.model]
         if self.settings.preload and default.available:
             self._executor.submit(self._preload, default.name, self.settings.size)
@@ -520,8 +520,8 @@ class ColorizeService:
 
     def _run_batch(self, batch: list[_Job]) -> list[_Result | BaseException]:
         """Decode, colorize (grouped by model and size) and encode; one job's failure spares the rest."""
-        from colorkit.checkpoint import WeightsError
-        from colorkit.imageio import ImageError, load_image
+        from colorizekit.checkpoint import WeightsError
+        from colorizekit.imageio import ImageError, load_image
 
         outcomes: list[_Result | BaseException | None] = [None] * len(batch)
         groups: dict[tuple[str, int], list[tuple[int, Any]]] = {}
@@ -560,7 +560,7 @@ class ColorizeService:
     def _encode(self, job: _Job, image: Any, rgb: np.ndarray) -> _Result:
         fmt = output_format(image.format or job.probe.format)
         bit_depth = 16 if image.bit_depth == 16 and fmt in _SIXTEEN_BIT_FORMATS else 8
-        from colorkit.imageio import encode_image
+        from colorizekit.imageio import encode_image
 
         body = encode_image(rgb, format=fmt, bit_depth=bit_depth, exif=image.exif, icc_profile=image.icc_profile,
                             name=job.name)
@@ -626,10 +626,10 @@ _UPLOAD_SCHEMA = {
 
 
 def default_colorizer_factory(settings: ServeSettings) -> ColorizerFactory:
-    """Builds `colorkit.colorize.Colorizer`s on `settings.device` with `settings.batch_size`."""
+    """Builds `colorizekit.colorize.Colorizer`s on `settings.device` with `settings.batch_size`."""
 
     def make(model: str, weights: Path | None, size: int) -> ColorizerLike:
-        from colorkit.colorize import Colorizer
+        from colorizekit.colorize import Colorizer
 
         return Colorizer(model=model, weights=weights, device=settings.device, size=size,
                          batch_size=settings.batch_size)
@@ -642,7 +642,7 @@ def create_app(settings: ServeSettings, *, colorizer_factory: ColorizerFactory |
 
     Reads every `settings.weights` file to learn its model (WeightsError on a bad file).
     `colorizer_factory(model, weights_or_None, size)` builds colorizers (tests pass a fake one);
-    the default builds `colorkit.colorize.Colorizer`s.
+    the default builds `colorizekit.colorize.Colorizer`s.
     """
     models = find_models(settings)
     service = ColorizeService(settings, models, colorizer_factory or default_colorizer_factory(settings))
@@ -655,7 +655,7 @@ def create_app(settings: ServeSettings, *, colorizer_factory: ColorizerFactory |
         finally:
             await service.stop()
 
-    app = FastAPI(title="colorkit", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="colorizekit", version=__version__, lifespan=lifespan,
                   description="Colorize grayscale photos at their full resolution.")
     app.state.settings = settings
     app.state.service = service
@@ -721,7 +721,7 @@ def create_app(settings: ServeSettings, *, colorizer_factory: ColorizerFactory |
         result = await service.submit(data, upload.filename, probe, model, size)
         return Response(result.body, media_type=result.media_type, headers={
             "Content-Disposition": content_disposition(result.filename),
-            "X-Colorkit-Model": model,
+            "X-Colorizekit-Model": model,
             "Cache-Control": "no-store",
         })
 

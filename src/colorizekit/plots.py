@@ -5,14 +5,14 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 
-from colorkit.atomic import atomic_path
+from colorizekit.atomic import atomic_path
 
 
 def plot_loss_curve(history: Sequence[Mapping[str, float]], path: str | os.PathLike,
                     best_epoch: int | None = None, title: str | None = None) -> None:
     """Write a PNG of training and validation loss per epoch, the best epoch marked.
 
-    `history` rows need "epoch", "train_loss" and "val_loss" (as `colorkit.train` records them).
+    `history` rows need "epoch", "train_loss" and "val_loss" (as `colorizekit.train` records them).
     Written atomically with matplotlib's Agg backend (no display needed).
     """
     import matplotlib

@@ -7,17 +7,17 @@ from typing import Callable
 
 from torch import nn
 
-from colorkit.modes import ColorMode, get_color_mode
+from colorizekit.modes import ColorMode, get_color_mode
 
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """What the rest of colorkit needs to know about a registered model."""
+    """What the rest of colorizekit needs to know about a registered model."""
 
     name: str  # registry name, e.g. "unet-rgb"
-    color_mode: str  # "rgb" (gray -> RGB) or "lab" (L -> ab); see colorkit.modes
+    color_mode: str  # "rgb" (gray -> RGB) or "lab" (L -> ab); see colorizekit.modes
     size_multiple: int  # input height and width must be multiples of this
-    description: str  # one line for `colorkit info` and `GET /api/models`
+    description: str  # one line for `colorizekit info` and `GET /api/models`
 
     @property
     def mode(self) -> ColorMode:

@@ -16,7 +16,7 @@ Full-reference metrics compare `images` with `reference` of the same shape.
 
 docs/metrics.md gives each formula, the conventions chosen where the papers leave room, and the
 sources. DISTS, LPIPS and FID are not here: they need ImageNet-pretrained networks whose weights
-colorkit cannot obtain (see `NOT_COMPUTED`).
+colorizekit cannot obtain (see `NOT_COMPUTED`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from colorkit import color
+from colorizekit import color
 
 # -- SSIM (Wang et al. 2004; scikit-image's Gaussian-weighted variant) ------------------------------
 SSIM_SIGMA = 1.5  # standard deviation of the Gaussian window
@@ -205,7 +205,7 @@ def ciede2000_lab(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
 
 
 def ciede2000(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
-    """Mean CIEDE2000 difference per image, Lab from sRGB (D65) via `colorkit.color`.
+    """Mean CIEDE2000 difference per image, Lab from sRGB (D65) via `colorizekit.color`.
 
     (N, 3, H, W), (N, 3, H, W) in [0, 1] -> (N,) float64 (0 for identical images).
     """
@@ -281,7 +281,7 @@ def colorfulness(images: torch.Tensor) -> torch.Tensor:
 def uciqe(images: torch.Tensor) -> torch.Tensor:
     """UCIQE (Yang and Sowmya 2015) = 0.4680 sigma_c + 0.2745 con_l + 0.2576 mu_s.
 
-    Lab from sRGB (D65) via `colorkit.color`, with L, a, b divided by 100 (L in [0, 1]);
+    Lab from sRGB (D65) via `colorizekit.color`, with L, a, b divided by 100 (L in [0, 1]);
     sigma_c: population standard deviation of the chroma sqrt(a^2 + b^2);
     con_l: mean of the brightest 1 % of L minus mean of the darkest 1 % (round(0.01 N) pixels, at least 1);
     mu_s: mean of chroma / L, taken as 0 where L = 0.

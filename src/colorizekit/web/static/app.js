@@ -1,4 +1,4 @@
-// colorkit serve: choose or drop a photo, colorize it on the server, compare and download.
+// colorizekit serve: choose or drop a photo, colorize it on the server, compare and download.
 // Plain JavaScript, no build step, nothing loaded from outside this server.
 "use strict";
 
@@ -120,7 +120,7 @@
       } else {
         modelSelect.disabled = true;
         showError("No model on this server has weights, so nothing can be colorized. " +
-          "Start it with `colorkit serve --weights FILE`.");
+          "Start it with `colorizekit serve --weights FILE`.");
       }
       describeModel();
     } catch (err) {

@@ -30,7 +30,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from colorkit.imageio import IMAGE_SUFFIXES, ImageError, find_images, open_rgb
+from colorizekit.imageio import IMAGE_SUFFIXES, ImageError, find_images, open_rgb
 
 RESIZE_MODES = ("crop", "squash")  # see PhotoDataset
 CROP_SCALE = (0.25, 1.0)  # random crop: area as a fraction of the photo's area

@@ -2,12 +2,12 @@
 
 Two kinds of file:
 - a training checkpoint (`last.pt`, `best.pt`): a `torch.save` dict with `format`
-  "colorkit-checkpoint", the model name and colour mode, the training config, the unwrapped model
+  "colorizekit-checkpoint", the model name and colour mode, the training config, the unwrapped model
   state dict, and whatever training state the trainer adds (optimizer, epoch, early stopping, RNG).
   It holds only tensors and plain Python values, so it loads with `weights_only=True`.
-- exported weights (`model.safetensors`, and the weights that ship in `colorkit/weights/`): the
-  state dict in fp16 plus string metadata (`format` "colorkit-weights", `model`, `color_mode`,
-  `colorkit_version`, and a JSON model `card`). Loading one never unpickles code.
+- exported weights (`model.safetensors`, and the weights that ship in `colorizekit/weights/`): the
+  state dict in fp16 plus string metadata (`format` "colorizekit-weights", `model`, `color_mode`,
+  `colorizekit_version`, and a JSON model `card`). Loading one never unpickles code.
 
 Either kind rebuilds its model from what the file says; a file for another model is refused.
 All writes are atomic.
@@ -24,11 +24,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from colorkit.atomic import atomic_path
-from colorkit.models import create_model, get_model_info, list_models
+from colorizekit.atomic import atomic_path
+from colorizekit.models import create_model, get_model_info, list_models
 
-CHECKPOINT_FORMAT = "colorkit-checkpoint"
-WEIGHTS_FORMAT = "colorkit-weights"
+CHECKPOINT_FORMAT = "colorizekit-checkpoint"
+WEIGHTS_FORMAT = "colorizekit-weights"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # weights shipped inside the package
 _WRAPPER_PREFIXES = ("_orig_mod.", "module.")  # added by torch.compile and DistributedDataParallel
 
@@ -100,9 +100,9 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or foreign files
-        raise WeightsError(f"{path}: not a readable colorkit checkpoint ({type(exc).__name__}: {exc})") from None
+        raise WeightsError(f"{path}: not a readable colorizekit checkpoint ({type(exc).__name__}: {exc})") from None
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise WeightsError(f"{path}: not a colorkit checkpoint (no '{CHECKPOINT_FORMAT}' marker)")
+        raise WeightsError(f"{path}: not a colorizekit checkpoint (no '{CHECKPOINT_FORMAT}' marker)")
     return payload
 
 
@@ -111,7 +111,7 @@ def export_weights(path: str | os.PathLike, model_name: str, state_dict: dict[st
     """Write weights as safetensors (floating tensors cast to `dtype`) with a model card, atomically."""
     from safetensors.torch import save_file
 
-    from colorkit import __version__
+    from colorizekit import __version__
 
     tensors = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous().cpu()
                for k, v in clean_state_dict(state_dict).items()}
@@ -119,7 +119,7 @@ def export_weights(path: str | os.PathLike, model_name: str, state_dict: dict[st
         "format": WEIGHTS_FORMAT,
         "model": model_name,
         "color_mode": get_model_info(model_name).color_mode,
-        "colorkit_version": __version__,
+        "colorizekit_version": __version__,
         "card": json.dumps(card or {}, sort_keys=True),
     }
     with atomic_path(path) as tmp:
@@ -157,7 +157,7 @@ def _read_weights(path: Path, tensors: bool) -> tuple[str, dict[str, torch.Tenso
         except Exception as exc:
             raise WeightsError(f"{path}: not a readable safetensors or checkpoint file ({exc})") from None
         if meta.get("format") != WEIGHTS_FORMAT:
-            raise WeightsError(f"{path}: safetensors file without colorkit metadata (format={meta.get('format')!r})")
+            raise WeightsError(f"{path}: safetensors file without colorizekit metadata (format={meta.get('format')!r})")
         model_name = meta.get("model")
         try:
             card = json.loads(meta.get("card", "{}"))
@@ -178,7 +178,7 @@ def weights_model_name(path: str | os.PathLike) -> str:
 def load_weights(path: str | os.PathLike, expected_model: str | None = None) -> LoadedWeights:
     """Read exported weights (.safetensors) or a training checkpoint (.pt) for inference.
 
-    Raises WeightsError naming the file when it is missing, unreadable, not colorkit's, for an
+    Raises WeightsError naming the file when it is missing, unreadable, not colorizekit's, for an
     unknown model, or for a model other than `expected_model`.
     """
     path = Path(path)

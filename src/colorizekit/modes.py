@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from colorkit import color
+from colorizekit import color
 
 
 class ColorMode:

@@ -63,13 +63,13 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from colorkit.atomic import atomic_path, atomic_write_text
-from colorkit.checkpoint import export_weights, load_checkpoint, model_state_dict, save_checkpoint
-from colorkit.models import create_model, get_model_info
+from colorizekit.atomic import atomic_path, atomic_write_text
+from colorizekit.checkpoint import export_weights, load_checkpoint, model_state_dict, save_checkpoint
+from colorizekit.models import create_model, get_model_info
 
 SYNC_EVERY = 25  # training steps between read-backs of the loss (progress bar, NaN check, stop agreement)
 PRECISIONS = ("auto", "bf16", "fp32")  # "auto": bf16 on CUDA, fp32 elsewhere
-SPLIT_FORMAT = "colorkit-split"  # marker of split.json
+SPLIT_FORMAT = "colorizekit-split"  # marker of split.json
 HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "seconds", "images_per_s", "lr")
 
 
@@ -427,7 +427,7 @@ def _prepare_split(config: TrainConfig, run_dir: Path, resume: bool, ctx: _Dist,
             f"{len(saved['val'])} validation photos)")
         return saved
 
-    from colorkit.data import check_photos, collect_scan, list_images, split_paths
+    from colorizekit.data import check_photos, collect_scan, list_images, split_paths
 
     root = Path(config.data_dir)
 
@@ -495,7 +495,7 @@ def _write_history(path: Path, history: list[dict[str, float]]) -> None:
 
 
 def _write_curve(path: Path, history: list[dict[str, float]], best_epoch: int, model: str) -> None:
-    from colorkit.plots import plot_loss_curve
+    from colorizekit.plots import plot_loss_curve
 
     plot_loss_curve(history, path, best_epoch=best_epoch or None, title=f"{model}: loss per epoch")
 
@@ -610,7 +610,7 @@ class _Run:
         return payload
 
     def _build(self, payload: dict[str, Any] | None) -> None:
-        from colorkit.data import PhotoDataset, ShardSampler, make_loader
+        from colorizekit.data import PhotoDataset, ShardSampler, make_loader
 
         cfg, ctx = self.config, self.ctx
         self.stepper = _Stepper(cfg.model, self.device, precision=cfg.precision, lr=cfg.lr,
@@ -856,7 +856,7 @@ class _Run:
         cfg = self.config
         weights = self.run_dir / "model.safetensors"
         if self.ctx.is_main and self.best_path.is_file():
-            from colorkit import __version__
+            from colorizekit import __version__
 
             best = load_checkpoint(self.best_path)
             card = {
@@ -870,7 +870,7 @@ class _Run:
                 "stopped": status,
                 "image_size": cfg.image_size,
                 "world_size": self.ctx.world_size,
-                "colorkit_version": __version__,
+                "colorizekit_version": __version__,
                 "config": dataclasses.asdict(cfg),
             }
             export_weights(weights, cfg.model, best["state_dict"], card=card)

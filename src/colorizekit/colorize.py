@@ -20,10 +20,10 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from colorkit import color
-from colorkit.checkpoint import WeightsError, build_model, default_weights_path, load_weights
-from colorkit.imageio import ImageError, LoadedImage, find_images, load_image, save_image
-from colorkit.models import get_model_info
+from colorizekit import color
+from colorizekit.checkpoint import WeightsError, build_model, default_weights_path, load_weights
+from colorizekit.imageio import ImageError, LoadedImage, find_images, load_image, save_image
+from colorizekit.models import get_model_info
 
 DEFAULT_MODEL = "jkspnet-lab"  # the model used when none is named
 DEFAULT_SIZE = 256  # working size: short side, in pixels, at which colour is predicted
@@ -70,8 +70,8 @@ class Colorizer:
 
     `Colorizer(model=None, weights=None, device=None, size=256, batch_size=4)`:
     - model: registry name; None means the model the weights file is for, or `DEFAULT_MODEL`;
-    - weights: a `model.safetensors` exported by `colorkit train` or a training checkpoint; None means
-      the weights that ship with colorkit for `model` (WeightsError when none ship). A file for
+    - weights: a `model.safetensors` exported by `colorizekit train` or a training checkpoint; None means
+      the weights that ship with colorizekit for `model` (WeightsError when none ship). A file for
       another model than `model` is refused;
     - device: "cpu", "cuda", ...; None picks CUDA when present;
     - size: working size (short side) at which colour is predicted;
@@ -90,8 +90,8 @@ class Colorizer:
             weights = default_weights_path(name)
             if weights is None:
                 raise WeightsError(
-                    f"no trained weights ship with colorkit for model {name!r}; pass a weights file "
-                    "(a model.safetensors exported by `colorkit train`, or a training checkpoint)")
+                    f"no trained weights ship with colorizekit for model {name!r}; pass a weights file "
+                    "(a model.safetensors exported by `colorizekit train`, or a training checkpoint)")
         loaded = load_weights(weights, expected_model=model)
         self.model_name: str = loaded.model_name
         self.info = get_model_info(self.model_name)

@@ -31,8 +31,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorkit import color, metrics
-from colorkit.report import caption, format_value, image_grid, metric_table, thumbnail
+from colorizekit import color, metrics
+from colorizekit.report import caption, format_value, image_grid, metric_table, thumbnail
 
 PROTOCOLS = ("full", "design")
 DESIGN_SIZE = 128  # the design's square test size
@@ -131,7 +131,7 @@ class EvaluationResult:
 
     def summary_dict(self) -> dict:
         """The JSON-ready summary written to summary.json."""
-        from colorkit import __version__
+        from colorizekit import __version__
 
         return {
             "model": self.model,
@@ -150,7 +150,7 @@ class EvaluationResult:
                 "metrics_s": round(self.metric_seconds, 3),
                 "metrics_s_per_image": round(self.metric_seconds / len(self.images), 4) if self.images else None,
             },
-            "colorkit_version": __version__,
+            "colorizekit_version": __version__,
         }
 
 
@@ -171,7 +171,7 @@ def _json_values(values: MetricValues) -> dict[str, float | None]:
 # -- the work -----------------------------------------------------------------------------------------
 
 def _make_colorizer(model: str | None, weights, device, size: int, batch_size: int):
-    from colorkit.colorize import Colorizer
+    from colorizekit.colorize import Colorizer
 
     return Colorizer(model=model, weights=weights, device=device, size=size, batch_size=batch_size)
 
@@ -180,7 +180,7 @@ def _find(source: str | os.PathLike | Sequence[str | os.PathLike],
           limit: int | None) -> tuple[list[tuple[str, Path]], list[FailedImage]]:
     """(name, path) of the photos to evaluate, names relative to the folder given, and the inputs
     that matched nothing."""
-    from colorkit.imageio import find_images
+    from colorizekit.imageio import find_images
 
     items = [source] if isinstance(source, (str, os.PathLike)) else list(source)
     paths, problems = find_images(items)
@@ -300,7 +300,7 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
     """Colorize the grayscale version of each colour photo in `source` and compare it with the photo.
 
     source: a folder (searched recursively), a file, a glob, or a list of them.
-    model, weights, size, batch_size, device: as for `colorkit.colorize.Colorizer` (or pass a
+    model, weights, size, batch_size, device: as for `colorizekit.colorize.Colorizer` (or pass a
         ready `colorizer`, which then wins); weights=None uses the shipped weights.
     protocol: "full" (each photo at its own resolution) or "design" (128 x 128, as the design's test).
     limit: evaluate only the first `limit` photos (in sorted order).
@@ -312,7 +312,7 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
     """
     from tqdm import tqdm
 
-    from colorkit.imageio import ImageError, load_image
+    from colorizekit.imageio import ImageError, load_image
 
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
@@ -476,7 +476,7 @@ def write_report(result: EvaluationResult, out_dir: str | os.PathLike, grid_coun
     """Write per_image.csv, summary.json, summary.md and worst_best.png to `out_dir`, each atomically."""
     import json
 
-    from colorkit.atomic import atomic_path, atomic_write_text
+    from colorizekit.atomic import atomic_path, atomic_write_text
 
     out = Path(out_dir)
     files = ReportFiles(out / "per_image.csv", out / "summary.json", out / "summary.md",

@@ -1,8 +1,8 @@
 """Reports: picture grids with captions, and metric tables (markdown, CSV cells).
 
 `image_grid` lays out rows of pictures (for example grayscale | colorized | original) with a caption
-under each picture and optional column titles; `colorkit evaluate`, `colorkit compare` and
-`colorkit demo` draw with it. The table helpers format metric values the same way everywhere:
+under each picture and optional column titles; `colorizekit evaluate`, `colorizekit compare` and
+`colorizekit demo` draw with it. The table helpers format metric values the same way everywhere:
 an infinite PSNR is written "inf", a value that does not apply "-".
 """
 
@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from colorkit.metrics import METRIC_NAMES
+from colorizekit.metrics import METRIC_NAMES
 
 BACKGROUND = (255, 255, 255)  # grid background
 TEXT_COLOR = (20, 20, 20)  # captions and titles

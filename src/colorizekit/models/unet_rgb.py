@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorkit.models.registry import ModelInfo, register_model
+from colorizekit.models.registry import ModelInfo, register_model
 
 
 def _double_conv(in_ch: int, out_ch: int) -> nn.Sequential:

@@ -1,4 +1,4 @@
-"""`colorkit demo`: colorize the built-in example photos and show grayscale | colorized | original.
+"""`colorizekit demo`: colorize the built-in example photos and show grayscale | colorized | original.
 
 The examples are small public-domain and CC0 photos from scikit-image's sample data
 (`demo_images/SOURCES.md`). Each is reduced to its luminance, colorized by every model that has
@@ -13,12 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from colorkit.atomic import atomic_path
-from colorkit.checkpoint import WeightsError
-from colorkit.colorize import Colorizer, to_uint8
-from colorkit.imageio import load_image, save_image
-from colorkit.models import list_models
-from colorkit.report import image_grid
+from colorizekit.atomic import atomic_path
+from colorizekit.checkpoint import WeightsError
+from colorizekit.colorize import Colorizer, to_uint8
+from colorizekit.imageio import load_image, save_image
+from colorizekit.models import list_models
+from colorizekit.report import image_grid
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo_images"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorkit.models.registry import ModelInfo, register_model
+from colorizekit.models.registry import ModelInfo, register_model
 
 AB_BINS = 313  # in-gamut quantised (a, b) pairs on a grid of 10 (Zhang et al. 2016)
 

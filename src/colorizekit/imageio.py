@@ -38,8 +38,8 @@ import numpy as np
 import torch
 from PIL import Image, TiffImagePlugin, UnidentifiedImageError
 
-from colorkit.atomic import atomic_path
-from colorkit.color import l_to_gray, rgb_to_lab
+from colorizekit.atomic import atomic_path
+from colorizekit.color import l_to_gray, rgb_to_lab
 
 DEFAULT_MAX_PIXELS = 120_000_000  # decompression-bomb limit: a 6000 x 4000 photo passes, 20000 x 20000 fails
 IMAGE_SUFFIXES: frozenset[str] = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif"})
@@ -81,7 +81,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _READ_FORMATS = ("JPEG", "PNG", "TIFF", "BMP", "WEBP", "GIF")  # Pillow plugins for files and bytes (JPEG has MPO)
 _SUPPORTED_NAMES = "JPEG, PNG, TIFF, BMP, WebP, GIF"
 _WARNINGS_LOCK = threading.Lock()  # serialises this module's changes to the warning filters
-_SIGNATURES = (  # first bytes of the formats colorkit reads -> format name
+_SIGNATURES = (  # first bytes of the formats colorizekit reads -> format name
     (b"\xff\xd8\xff", "JPEG"), (_PNG_SIGNATURE, "PNG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
     (b"II+\x00", "TIFF"), (b"MM\x00+", "TIFF"), (b"GIF87a", "GIF"), (b"GIF89a", "GIF"), (b"BM", "BMP"),
 )

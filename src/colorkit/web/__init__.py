@@ -1,8 +1,0 @@
-"""The web page and HTTP API behind `colorkit serve`: `create_app(ServeSettings(...))` -> a FastAPI app.
-
-Needs the `serve` extras (fastapi, uvicorn, python-multipart).
-"""
-
-from colorkit.web.app import ServeSettings, create_app
-
-__all__ = ["ServeSettings", "create_app"]
