@@ -206,11 +206,11 @@ def test_colorizer_exported_at_top_level():
 
 
 def test_precision_choice_and_bf16_close_to_fp32(make_weights):
-    from colorizekit.colorize import resolve_precision
+    from colorizekit.defaults import resolve_precision
 
-    assert resolve_precision("fp32", torch.device("cpu")) == torch.float32
-    assert resolve_precision("bf16", torch.device("cpu")) == torch.bfloat16
-    assert resolve_precision("auto", torch.device("cpu")) in (torch.float32, torch.bfloat16)
+    assert resolve_precision("fp32", torch.device("cpu"))[0] == torch.float32
+    assert resolve_precision("bf16", torch.device("cpu"))[0] == torch.bfloat16
+    assert resolve_precision("auto", torch.device("cpu"))[0] in (torch.float32, torch.bfloat16)
     with pytest.raises(ValueError, match="precision must be"):
         resolve_precision("fp8", torch.device("cpu"))
     weights = make_weights("jkspnet-lab")

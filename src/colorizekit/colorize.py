@@ -22,35 +22,13 @@ from PIL import Image
 
 from colorizekit import color
 from colorizekit.checkpoint import WeightsError, build_model, default_weights_path, load_weights
+from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE, resolve_device, resolve_precision
 from colorizekit.imageio import ImageError, LoadedImage, find_images, load_image, save_image
 from colorizekit.models import get_model_info
 
-DEFAULT_MODEL = "jkspnet-lab"  # the model used when none is named
-DEFAULT_SIZE = 256  # working size: short side, in pixels, at which colour is predicted
 _STRIP_ROWS = 512  # rows joined and converted at a time, to bound memory on very large photos
 
 ImageInput = Image.Image | np.ndarray | str | os.PathLike | bytes
-
-
-def default_device() -> torch.device:
-    """CUDA when available, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype:
-    """The compute dtype for the model: "fp32", "bf16", or "auto" = bf16 on CUDA GPUs that support it
-    and on CPUs with native bf16 (AVX512-BF16 / AMX, through oneDNN), else fp32."""
-    if precision == "fp32":
-        return torch.float32
-    if precision == "bf16":
-        return torch.bfloat16
-    if precision != "auto":
-        raise ValueError(f"precision must be auto, bf16 or fp32; got {precision!r}")
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float32
-    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
 
 
 def working_shape(height: int, width: int, size: int, multiple: int) -> tuple[int, int]:
@@ -98,9 +76,9 @@ class Colorizer:
         self.mode = self.info.mode
         self.weights_path: Path = loaded.path
         self.metadata = loaded.metadata
-        self.device = torch.device(device) if device is not None else default_device()
+        self.device = resolve_device(device)
         self.model = build_model(loaded, self.device).to(memory_format=torch.channels_last)
-        self.dtype = resolve_precision(precision, self.device)
+        self.dtype, self.precision_reason = resolve_precision(precision, self.device)
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         working_shape(size, size, size, self.info.size_multiple)  # validates size
