@@ -2,12 +2,12 @@
 
 Two kinds of file:
 - a training checkpoint (`last.pt`, `best.pt`): a `torch.save` dict with `format`
-  "colorizekit-checkpoint", the model name and colour mode, the training config, the unwrapped model
+  "colorizekit-checkpoint", the model name, its config and colour mode, the training config, the unwrapped model
   state dict, and whatever training state the trainer adds (optimizer, epoch, early stopping, RNG).
   It holds only tensors and plain Python values, so it loads with `weights_only=True`.
 - exported weights (`model.safetensors`, and the weights that ship in `colorizekit/weights/`): the
-  state dict in fp16 plus string metadata (`format` "colorizekit-weights", `model`, `color_mode`,
-  `colorizekit_version`, and a JSON model `card`). Loading one never unpickles code.
+  state dict in fp16 plus string metadata (`format` "colorizekit-weights", `model`, `model_config`
+  (JSON), `color_mode`, `colorizekit_version`, and a JSON model `card`). Loading one never unpickles code.
 
 Either kind rebuilds its model from what the file says; a file for another model is refused.
 All writes are atomic.
@@ -43,6 +43,7 @@ class LoadedWeights:
 
     path: Path  # the file they came from
     model_name: str  # registry name the file says it is for
+    model_config: dict[str, Any]  # the options the model was built with (create_model(name, **model_config))
     state_dict: dict[str, torch.Tensor]  # float32 tensors, no wrapper prefixes
     metadata: dict[str, Any]  # model card (safetensors) or checkpoint fields other than tensors
 
@@ -77,7 +78,8 @@ def model_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().cpu() for k, v in clean_state_dict(unwrap_model(model).state_dict()).items()}
 
 
-def save_checkpoint(path: str | os.PathLike, model_name: str, state: dict[str, Any]) -> None:
+def save_checkpoint(path: str | os.PathLike, model_name: str, state: dict[str, Any],
+                    model_config: dict[str, Any] | None = None) -> None:
     """Write a training checkpoint atomically; `state` must hold `state_dict` and may hold anything else
     made of tensors and plain Python values (config dict, optimizer state, epoch, RNG states...)."""
     if "state_dict" not in state:
@@ -85,6 +87,7 @@ def save_checkpoint(path: str | os.PathLike, model_name: str, state: dict[str, A
     payload = {
         "format": CHECKPOINT_FORMAT,
         "model": model_name,
+        "model_config": dict(model_config or {}),
         "color_mode": get_model_info(model_name).color_mode,
         **state,
         "state_dict": clean_state_dict(state["state_dict"]),
@@ -107,7 +110,8 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 
 
 def export_weights(path: str | os.PathLike, model_name: str, state_dict: dict[str, torch.Tensor],
-                   card: dict[str, Any] | None = None, dtype: torch.dtype = torch.float16) -> None:
+                   card: dict[str, Any] | None = None, dtype: torch.dtype = torch.float16,
+                   model_config: dict[str, Any] | None = None) -> None:
     """Write weights as safetensors (floating tensors cast to `dtype`) with a model card, atomically."""
     from safetensors.torch import save_file
 
@@ -118,6 +122,7 @@ def export_weights(path: str | os.PathLike, model_name: str, state_dict: dict[st
     metadata = {
         "format": WEIGHTS_FORMAT,
         "model": model_name,
+        "model_config": json.dumps(model_config or {}, sort_keys=True),
         "color_mode": get_model_info(model_name).color_mode,
         "colorizekit_version": __version__,
         "card": json.dumps(card or {}, sort_keys=True),
@@ -136,7 +141,7 @@ def _check_file(path: Path) -> None:
 
 
 def _read_weights(path: Path, tensors: bool) -> tuple[str, dict[str, torch.Tensor], dict[str, Any]]:
-    """(model name, state dict, metadata) of a weights file or checkpoint, its model checked to be
+    """(model name, state dict, metadata with the model's config under "model_config") of a weights file or checkpoint, its model checked to be
     registered. With `tensors` false a safetensors file is read only as far as its header (the
     state dict comes back empty); a checkpoint is always read whole."""
     _check_file(path)
@@ -147,6 +152,7 @@ def _read_weights(path: Path, tensors: bool) -> tuple[str, dict[str, torch.Tenso
         model_name = payload.get("model")
         state_dict = payload["state_dict"]
         metadata = {k: v for k, v in payload.items() if k in ("model", "color_mode", "config", "epoch", "best_val_loss")}
+        metadata["model_config"] = dict(payload.get("model_config") or {})
     else:
         from safetensors import safe_open
 
@@ -163,7 +169,12 @@ def _read_weights(path: Path, tensors: bool) -> tuple[str, dict[str, torch.Tenso
             card = json.loads(meta.get("card", "{}"))
         except json.JSONDecodeError:
             card = {}
-        metadata = {**{k: v for k, v in meta.items() if k != "card"}, "card": card}
+        try:
+            model_config = json.loads(meta.get("model_config", "{}"))
+        except json.JSONDecodeError:
+            raise WeightsError(f"{path}: its model_config metadata is not valid JSON") from None
+        metadata = {**{k: v for k, v in meta.items() if k not in ("card", "model_config")}, "card": card,
+                    "model_config": model_config}
     if model_name not in list_models():
         raise WeightsError(f"{path}: weights for unknown model {model_name!r}; available: {', '.join(list_models())}")
     return model_name, state_dict, metadata
@@ -186,7 +197,8 @@ def load_weights(path: str | os.PathLike, expected_model: str | None = None) -> 
     if expected_model is not None and model_name != expected_model:
         raise WeightsError(f"{path}: weights are for model {model_name!r}, not {expected_model!r}")
     state_dict = {k: (v.float() if v.is_floating_point() else v) for k, v in clean_state_dict(state_dict).items()}
-    return LoadedWeights(path=path, model_name=model_name, state_dict=state_dict, metadata=metadata)
+    return LoadedWeights(path=path, model_name=model_name, model_config=dict(metadata["model_config"]),
+                         state_dict=state_dict, metadata=metadata)
 
 
 def default_weights_path(model_name: str) -> Path | None:
@@ -198,7 +210,10 @@ def default_weights_path(model_name: str) -> Path | None:
 
 def build_model(weights: LoadedWeights, device: str | torch.device = "cpu") -> nn.Module:
     """The model the weights are for, with the weights loaded, in eval mode on `device`."""
-    model = create_model(weights.model_name)
+    try:
+        model = create_model(weights.model_name, **weights.model_config)
+    except ValueError as exc:
+        raise WeightsError(f"{weights.path}: {exc}") from None
     try:
         model.load_state_dict(weights.state_dict, strict=True)
     except RuntimeError as exc:

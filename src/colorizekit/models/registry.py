@@ -1,9 +1,13 @@
-"""Model registry: `register_model`, `create_model`, `list_models`, `get_model_info` (after timm)."""
+"""Model registry: `register_model`, `create_model`, `list_models`, `get_model_info` (after timm).
+
+A model's constructor takes keyword options (its config, e.g. a width); `create_model(name, **cfg)`
+passes them on. Checkpoints and weights files carry that config, so a model is rebuilt as trained.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from typing import Any, Callable
 
 from torch import nn
 
@@ -25,13 +29,14 @@ class ModelInfo:
         return get_color_mode(self.color_mode)
 
 
-_REGISTRY: dict[str, tuple[ModelInfo, Callable[[], nn.Module]]] = {}
+ModelFn = Callable[..., nn.Module]
+_REGISTRY: dict[str, tuple[ModelInfo, ModelFn]] = {}
 
 
-def register_model(info: ModelInfo) -> Callable[[Callable[[], nn.Module]], Callable[[], nn.Module]]:
-    """Decorator registering a zero-argument model constructor under `info.name`."""
+def register_model(info: ModelInfo) -> Callable[[ModelFn], ModelFn]:
+    """Decorator registering a model constructor (keyword options only) under `info.name`."""
 
-    def wrap(fn: Callable[[], nn.Module]) -> Callable[[], nn.Module]:
+    def wrap(fn: ModelFn) -> ModelFn:
         if info.name in _REGISTRY:
             raise ValueError(f"model {info.name!r} is already registered")
         get_color_mode(info.color_mode)  # fail at import time on an unknown mode
@@ -54,7 +59,11 @@ def get_model_info(name: str) -> ModelInfo:
         raise ValueError(f"unknown model {name!r}; available models: {', '.join(list_models())}") from None
 
 
-def create_model(name: str) -> nn.Module:
-    """A freshly initialised model by registry name (weights are loaded separately)."""
+def create_model(name: str, **cfg: Any) -> nn.Module:
+    """A freshly initialised model by registry name, built with the config options `cfg` (weights are
+    loaded separately). An option the model does not take raises ValueError naming it."""
     get_model_info(name)
-    return _REGISTRY[name][1]()
+    try:
+        return _REGISTRY[name][1](**cfg)
+    except TypeError as exc:
+        raise ValueError(f"model {name!r} does not take the config {cfg!r} ({exc})") from None
