@@ -1,16 +1,36 @@
 """Atomic file writes: write to a temporary file beside the target, then rename over it.
 
 A reader never sees a half-written checkpoint or image, and an interrupted write leaves the old file
-(if any) intact.
+(if any) intact. A new file gets the permissions any new file gets (0666 less the umask, usually
+0644); a file that is replaced keeps its own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+import stat
 from collections.abc import Iterator
 from pathlib import Path
+
+_TEMP_ATTEMPTS = 100  # names tried before giving up (a clash needs a 32-bit random collision)
+
+
+def _create_temp(target: Path) -> Path:
+    """A new empty file beside `target`, named after it, created as `open()` creates files (0666 & ~umask).
+
+    `tempfile.mkstemp` would make it 0600, and the rename would then hand that mode to the output.
+    """
+    for _ in range(_TEMP_ATTEMPTS):
+        tmp = target.parent / f".{target.stem}.{secrets.token_hex(4)}.tmp{target.suffix}"
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return tmp
+    raise FileExistsError(f"{target.parent}: could not create a temporary file for {target.name}")
 
 
 @contextlib.contextmanager
@@ -22,11 +42,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = _create_temp(target)
     try:
         yield tmp_path
+        with contextlib.suppress(FileNotFoundError):
+            os.chmod(tmp_path, stat.S_IMODE(target.stat().st_mode))  # a replaced file keeps its mode
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
