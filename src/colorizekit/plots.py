@@ -9,7 +9,7 @@ from colorizekit.atomic import atomic_path
 
 
 def plot_loss_curve(history: Sequence[Mapping[str, float]], path: str | os.PathLike,
-                    best_epoch: int | None = None, title: str | None = None) -> None:
+                    best_epoch: int | None = None, title: str | None = None, ylabel: str = "loss") -> None:
     """Write a PNG of training and validation loss per epoch, the best epoch marked.
 
     `history` rows need "epoch", "train_loss" and "val_loss" (as `colorizekit.train` records them).
@@ -31,7 +31,7 @@ def plot_loss_curve(history: Sequence[Mapping[str, float]], path: str | os.PathL
         ax.plot([best_epoch], [best], marker="*", markersize=12, color="red", linestyle="none",
                 label=f"best: epoch {best_epoch}, {best:.5f}")
     ax.set_xlabel("epoch")
-    ax.set_ylabel("loss (MSE)")
+    ax.set_ylabel(ylabel)
     if epochs:
         ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
         ax.xaxis.get_major_locator().set_params(integer=True)
