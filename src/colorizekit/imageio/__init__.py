@@ -1,0 +1,21 @@
+"""Reading the images people actually have, and writing results.
+
+- `read`: files, bytes, PIL images and arrays -> `LoadedImage` (float32 in [0, 1], upright, alpha over
+  white, 16-bit precision kept), or a PIL image (`open_image`, `open_rgb`);
+- `write`: `save_image` / `encode_image`, RGB in 8 bit, or 16 bit for PNG and TIFF, EXIF and ICC carried;
+- `find`: `find_images`, files, folders and globs -> image paths;
+- `formats`, `metadata`, `pixels`, `errors`: what those share.
+
+Every problem with an input raises `ImageError`, whose message is one line naming the file.
+"""
+
+from colorizekit.imageio.errors import ImageError
+from colorizekit.imageio.find import find_images
+from colorizekit.imageio.formats import IMAGE_SUFFIXES
+from colorizekit.imageio.read import DEFAULT_MAX_PIXELS, LoadedImage, load_image, open_image, open_rgb
+from colorizekit.imageio.write import encode_image, save_image
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "ImageError", "LoadedImage", "encode_image", "find_images", "load_image",
+    "open_image", "open_rgb", "save_image",
+]
