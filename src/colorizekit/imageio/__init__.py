@@ -6,16 +6,17 @@
 - `find`: `find_images`, files, folders and globs -> image paths;
 - `formats`, `metadata`, `pixels`, `errors`: what those share.
 
-Every problem with an input raises `ImageError`, whose message is one line naming the file.
+Every problem with an input raises `ImageError`, whose message is one line naming the file and whose
+`kind` (an `ImageErrorKind`) says what sort of problem it is.
 """
 
-from colorizekit.imageio.errors import ImageError
+from colorizekit.imageio.errors import ImageError, ImageErrorKind
 from colorizekit.imageio.find import find_images
 from colorizekit.imageio.formats import IMAGE_SUFFIXES
 from colorizekit.imageio.read import DEFAULT_MAX_PIXELS, LoadedImage, load_image, open_image, open_rgb
 from colorizekit.imageio.write import encode_image, save_image
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "ImageError", "LoadedImage", "encode_image", "find_images", "load_image",
-    "open_image", "open_rgb", "save_image",
+    "DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "ImageError", "ImageErrorKind", "LoadedImage", "encode_image",
+    "find_images", "load_image", "open_image", "open_rgb", "save_image",
 ]

@@ -14,7 +14,7 @@ import torch
 from PIL import Image
 
 from colorizekit.color import l_to_gray, rgb_to_lab
-from colorizekit.imageio.errors import ImageError
+from colorizekit.imageio.errors import ImageError, ImageErrorKind
 from colorizekit.imageio.metadata import profile_space
 
 _COLOR_TOLERANCE = 1.0 / 255.0  # channel spread up to which a pixel counts as gray
@@ -52,14 +52,16 @@ def _cmyk_to_rgb(image: Image.Image, icc: bytes | None) -> Image.Image:
 def _scale_float(values: np.ndarray, label: str) -> np.ndarray:
     """Mode F pixels -> [0, 1]: kept when they lie in [0, 1], else read as 0-255 or 0-65535 data."""
     if not np.isfinite(values).all():
-        raise ImageError(f"{label}: floating-point pixels include NaN or infinity")
+        raise ImageError(f"{label}: floating-point pixels include NaN or infinity", ImageErrorKind.UNSUPPORTED)
     low, high = float(values.min(initial=0.0)), float(values.max(initial=0.0))
     if low < -1e-6:
-        raise ImageError(f"{label}: floating-point pixels below 0 (min {low:g}) are not supported")
+        raise ImageError(f"{label}: floating-point pixels below 0 (min {low:g}) are not supported",
+                         ImageErrorKind.UNSUPPORTED)
     scale = 1.0 if high <= 1.0 + 1e-6 else 255.0 if high <= 255.0 + 1e-3 else 65535.0 if high <= 65535.0 + 1e-1 else 0.0
     if scale == 0.0:
         raise ImageError(
-            f"{label}: floating-point pixels up to {high:g} are not supported (expected [0, 1], 0-255 or 0-65535)"
+            f"{label}: floating-point pixels up to {high:g} are not supported (expected [0, 1], 0-255 or 0-65535)",
+            ImageErrorKind.UNSUPPORTED,
         )
     return np.clip(values / scale, 0.0, 1.0).astype(np.float32)
 
@@ -88,7 +90,8 @@ def float_pixels(image: Image.Image, label: str, rgb16: np.ndarray | None,
         values = np.asarray(image)
         if values.size and (values.min() < 0 or values.max() > 65535):
             raise ImageError(
-                f"{label}: unsupported 32-bit integer pixels (range {values.min()}..{values.max()}, expected 0..65535)"
+                f"{label}: unsupported 32-bit integer pixels (range {values.min()}..{values.max()}, expected 0..65535)",
+                ImageErrorKind.UNSUPPORTED,
             )
         return values.astype(np.float32) / 65535.0, False, 16
     if mode == "F":
@@ -105,7 +108,7 @@ def float_pixels(image: Image.Image, label: str, rgb16: np.ndarray | None,
     try:
         return _unit(image.convert("RGB"), 255.0), True, 8
     except (ValueError, OSError):
-        raise ImageError(f"{label}: unsupported image mode {mode!r}") from None
+        raise ImageError(f"{label}: unsupported image mode {mode!r}", ImageErrorKind.UNSUPPORTED) from None
 
 
 def gray_from_rgb(rgb: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image
 
-from colorizekit.imageio.errors import ImageError, one_line, pillow_errors, quiet, too_large
+from colorizekit.imageio.errors import ImageError, ImageErrorKind, one_line, pillow_errors, quiet, too_large
 from colorizekit.imageio.formats import READ_FORMATS, signature_format
 from colorizekit.imageio.metadata import UPRIGHT, clean_exif, orientation, read_exif, rgb_profile, upright_uint16
 from colorizekit.imageio.pixels import float_pixels, gray_from_rgb, has_real_color, over_white
@@ -108,20 +108,20 @@ def _raw_stream(source: str | os.PathLike | bytes, label: str) -> Iterator[Binar
     """The source's bytes as a stream, after the checks that need no decoding."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         if len(source) == 0:
-            raise ImageError(f"{label}: empty file (0 bytes)")
+            raise ImageError(f"{label}: empty file (0 bytes)", ImageErrorKind.EMPTY)
         yield io.BytesIO(bytes(source))
         return
     path = Path(source)
     try:
         if path.is_dir():
-            raise ImageError(f"{label}: is a folder, not an image file")
+            raise ImageError(f"{label}: is a folder, not an image file", ImageErrorKind.MISSING)
         if not path.exists():
-            raise ImageError(f"{label}: no such file")
+            raise ImageError(f"{label}: no such file", ImageErrorKind.MISSING)
         if path.stat().st_size == 0:
-            raise ImageError(f"{label}: empty file (0 bytes)")
+            raise ImageError(f"{label}: empty file (0 bytes)", ImageErrorKind.EMPTY)
         stream = open(path, "rb")
     except OSError as exc:
-        raise ImageError(f"{label}: cannot read ({one_line(exc.strerror or exc)})") from None
+        raise ImageError(f"{label}: cannot read ({one_line(exc.strerror or exc)})", ImageErrorKind.UNREADABLE) from None
     with stream:
         yield stream
 
@@ -189,7 +189,7 @@ def _low_bytes(source: str | os.PathLike | bytes, label: str, max_pixels: int) -
         image.tile = [_swap_rawmode(t) for t in image.tile]
         image.load()
         if stream.ran_out:
-            raise ImageError(f"{label}: truncated (the file ends before the image data does)")
+            raise ImageError(f"{label}: truncated (the file ends before the image data does)", ImageErrorKind.DAMAGED)
         return np.asarray(image)
 
 
@@ -229,7 +229,8 @@ def _decode(source: Any, max_pixels: int, full_rgb16: bool) -> _Decoded:
             with pillow_errors(label, max_pixels, f"truncated or corrupt {fmt or 'image'} data"):
                 image.load()
             if stream.ran_out:
-                raise ImageError(f"{label}: truncated (the file ends before the image data does)")
+                raise ImageError(f"{label}: truncated (the file ends before the image data does)",
+                                 ImageErrorKind.DAMAGED)
             if fmt == "PNG":
                 exif = read_exif(image)
         if needs_low_bytes:
@@ -268,10 +269,11 @@ def _load_array(array: np.ndarray, max_pixels: int) -> LoadedImage:
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if not (array.ndim == 2 or (array.ndim == 3 and array.shape[-1] in (3, 4))):
-        raise ImageError(f"{label}: expected shape (H, W) or (H, W, 1|3|4); got {array.shape}")
+        raise ImageError(f"{label}: expected shape (H, W) or (H, W, 1|3|4); got {array.shape}",
+                         ImageErrorKind.UNSUPPORTED)
     height, width = array.shape[:2]
     if height == 0 or width == 0:
-        raise ImageError(f"{label}: empty image (shape {array.shape})")
+        raise ImageError(f"{label}: empty image (shape {array.shape})", ImageErrorKind.EMPTY)
     if height * width > max_pixels:
         raise too_large(label, height * width, max_pixels)
     if array.dtype == np.uint8:
@@ -283,13 +285,15 @@ def _load_array(array: np.ndarray, max_pixels: int) -> LoadedImage:
     elif np.issubdtype(array.dtype, np.floating):
         values, bit_depth = array.astype(np.float32), 8
         if not np.isfinite(values).all():
-            raise ImageError(f"{label}: float values include NaN or infinity")
+            raise ImageError(f"{label}: float values include NaN or infinity", ImageErrorKind.UNSUPPORTED)
         low, high = float(values.min()), float(values.max())
         if low < -1e-6 or high > 1.0 + 1e-6:
-            raise ImageError(f"{label}: float values must lie in [0, 1]; got {low:g}..{high:g}")
+            raise ImageError(f"{label}: float values must lie in [0, 1]; got {low:g}..{high:g}",
+                             ImageErrorKind.UNSUPPORTED)
         values = np.clip(values, 0.0, 1.0)
     else:
-        raise ImageError(f"{label}: expected uint8, uint16 or float values in [0, 1]; got dtype {array.dtype}")
+        raise ImageError(f"{label}: expected uint8, uint16 or float values in [0, 1]; got dtype {array.dtype}",
+                         ImageErrorKind.UNSUPPORTED)
     if values.ndim == 3 and values.shape[-1] == 4:
         values = over_white(values[..., :3], values[..., 3])
     return _loaded(None, label, None, values, values.ndim == 3, bit_depth, None, None)
