@@ -25,8 +25,10 @@ pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
 from fastapi.testclient import TestClient  # noqa: E402
 
 from colorizekit.checkpoint import WeightsError  # noqa: E402
+from colorizekit.models import list_models  # noqa: E402
 from colorizekit.web import ServeSettings, create_app  # noqa: E402
-from colorizekit.web.app import STATIC_DIR, content_disposition, output_filename  # noqa: E402
+from colorizekit.web.app import STATIC_DIR, content_disposition  # noqa: E402
+from colorizekit.web.service import output_filename  # noqa: E402
 from tests.conftest import synthetic_rgb  # noqa: E402
 
 
@@ -140,7 +142,7 @@ def test_models_lists_every_model_with_weights_and_default(client):
     assert r.status_code == 200
     body = r.json()
     models = {m["name"]: m for m in body["models"]}
-    assert set(models) == {"jkspnet-lab", "unet-rgb"}
+    assert set(models) == set(list_models()) and {"jkspnet-lab", "unet-rgb"} <= set(models)
     assert body["default"] == "jkspnet-lab" and models["jkspnet-lab"]["default"]
     assert models["jkspnet-lab"] | {"description": None} == {
         "name": "jkspnet-lab", "color_mode": "lab", "description": None, "weights": True,

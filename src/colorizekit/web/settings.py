@@ -1,0 +1,89 @@
+"""What `colorizekit serve` is told (`ServeSettings`), and the models it can serve with which weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_MAX_UPLOAD_BYTES = 25_000_000  # 25 MB (decimal megabytes throughout)
+DEFAULT_MAX_PIXELS = 40_000_000  # 40 megapixels
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Everything `colorizekit serve` can be told; `create_app` reads nothing else."""
+
+    host: str = "127.0.0.1"  # interface to listen on; loopback only unless told otherwise
+    port: int = 8000  # TCP port
+    model: str = "jkspnet-lab"  # model used when a request names none
+    weights: tuple[Path, ...] = ()  # weights files; the model each is for is read from the file
+    size: int = 256  # working size (short side) used when a request names none
+    max_size: int = 1024  # largest working size a request may ask for
+    batch_size: int = 4  # most requests colorized together
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # largest accepted file, bytes (413 above)
+    max_pixels: int = DEFAULT_MAX_PIXELS  # largest accepted image, width x height (413 above)
+    queue_size: int = 16  # requests that may wait beyond the batch in progress (503 above)
+    device: str | None = None  # torch device; None picks CUDA when present
+    max_loaded: int = 2  # colorizers, one per (model, size), kept loaded at once
+    preload: bool = True  # load the default model's colorizer at startup (when it has weights)
+
+    def __post_init__(self) -> None:
+        from colorizekit.models import get_model_info
+
+        get_model_info(self.model)  # ValueError naming the known models
+        object.__setattr__(self, "weights", tuple(Path(w) for w in self.weights))
+        for name in ("port", "size", "max_size", "batch_size", "max_upload_bytes", "max_pixels", "queue_size",
+                     "max_loaded"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < (0 if name == "port" else 1):
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if self.size > self.max_size:
+            raise ValueError(f"size {self.size} is over max_size {self.max_size}")
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model as the server sees it."""
+
+    name: str  # registry name
+    color_mode: str  # "rgb" or "lab"
+    description: str  # one line
+    size_multiple: int  # smallest working size
+    weights: Path | None  # file to load, or None (shipped weights when `source` is "shipped")
+    source: str | None  # "file" (--weights), "shipped" (inside the package) or None (no weights)
+
+    @property
+    def available(self) -> bool:
+        return self.source is not None
+
+    @property
+    def reason(self) -> str | None:
+        """Why the model cannot be used, or None."""
+        if self.available:
+            return None
+        return (f"no weights for model {self.name!r} ship with colorizekit; "
+                f"start the server with `colorizekit serve --weights FILE`")
+
+
+def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
+    """All registered models, with the weights each would use: a `--weights` file, else shipped weights."""
+    from colorizekit.checkpoint import WeightsError, default_weights_path, weights_model_name
+    from colorizekit.models import get_model_info, list_models
+
+    given: dict[str, Path] = {}
+    for path in settings.weights:
+        name = weights_model_name(path)  # WeightsError (a ValueError) naming the file
+        if name in given:
+            raise WeightsError(f"{path}: a second weights file for model {name!r} (the first is {given[name]})")
+        given[name] = Path(path)
+    entries = {}
+    for name in list_models():
+        info = get_model_info(name)
+        if name in given:
+            weights, source = given[name], "file"
+        elif default_weights_path(name) is not None:
+            weights, source = None, "shipped"
+        else:
+            weights, source = None, None
+        entries[name] = ModelEntry(name, info.color_mode, info.description, info.size_multiple, weights, source)
+    return entries
