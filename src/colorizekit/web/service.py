@@ -27,12 +27,22 @@ from typing import Any, Protocol
 import numpy as np
 from fastapi import HTTPException
 
+from colorizekit.imageio import ImageError, ImageErrorKind, load_image
 from colorizekit.web.settings import ModelEntry, ServeSettings
 
 log = logging.getLogger("colorizekit.serve")
 _KEPT_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "TIFF": "image/tiff"}
 _SUFFIXES = {"JPEG": (".jpg", ".jpeg", ".jpe"), "PNG": (".png",), "WEBP": (".webp",), "TIFF": (".tif", ".tiff")}
 _SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
+STATUS_BY_KIND: dict[ImageErrorKind, int] = {  # the HTTP status of each kind of image problem
+    ImageErrorKind.EMPTY: 400,  # an empty upload: a bad request
+    ImageErrorKind.NOT_AN_IMAGE: 415,  # an unsupported media type
+    ImageErrorKind.DAMAGED: 422,  # an image that cannot be decoded (truncated, corrupt)
+    ImageErrorKind.UNSUPPORTED: 422,  # an image of a kind colorizekit does not handle
+    ImageErrorKind.TOO_LARGE: 413,  # as for a large file, the remedy is a smaller image
+    ImageErrorKind.MISSING: 500,  # uploads are bytes, so a missing or unreadable file is the server's fault
+    ImageErrorKind.UNREADABLE: 500,
+}
 
 
 class ColorizerLike(Protocol):
@@ -82,22 +92,19 @@ def probe_image(data: bytes, name: str, max_pixels: int) -> Probe:
 
 def _unreadable(data: bytes, name: str, max_pixels: int) -> HTTPException:
     """415 for what is not an image, 422 for a damaged image, with imageio's one-line reason."""
-    from colorizekit.imageio import ImageError, load_image
-
     try:
         load_image(data, max_pixels=max_pixels)
     except ImageError as exc:
-        return _image_error(exc, name)
+        return http_error(exc, name)
     except Exception as exc:
         return HTTPException(422, f"{name}: cannot decode image ({type(exc).__name__}: {exc})")
     return HTTPException(415, f"{name}: not an image Pillow can identify")
 
 
-def _image_error(exc: Exception, name: str) -> HTTPException:
-    """An imageio ImageError as 413 (too large), 415 (not an image) or 422 (damaged, truncated...)."""
-    message = _rename(str(exc), name)
-    status = 413 if "too large" in message else 415 if "not an image" in message else 422
-    return HTTPException(status, message)
+def http_error(exc: ImageError, name: str) -> HTTPException:
+    """An imageio ImageError as an HTTP error: the status from `STATUS_BY_KIND`, imageio's one-line
+    reason with the upload's file name."""
+    return HTTPException(STATUS_BY_KIND[exc.kind], _rename(str(exc), name))
 
 
 def output_format(input_format: str) -> str:
@@ -257,7 +264,6 @@ class ColorizeService:
     def _run_batch(self, batch: list[_Job]) -> list[_Result | BaseException]:
         """Decode, colorize (grouped by model and size) and encode; one job's failure spares the rest."""
         from colorizekit.checkpoint import WeightsError
-        from colorizekit.imageio import ImageError, load_image
 
         outcomes: list[_Result | BaseException | None] = [None] * len(batch)
         groups: dict[tuple[str, int], list[tuple[int, Any]]] = {}
@@ -265,7 +271,7 @@ class ColorizeService:
             try:
                 image = load_image(bytes(job.data), max_pixels=self.settings.max_pixels)
             except ImageError as exc:  # truncated or corrupt data (the probe caught the rest)
-                outcomes[i] = _image_error(exc, job.name)
+                outcomes[i] = http_error(exc, job.name)
                 continue
             except Exception as exc:
                 outcomes[i] = HTTPException(422, f"{job.name}: cannot decode image ({type(exc).__name__}: {exc})")
