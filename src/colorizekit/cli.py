@@ -24,6 +24,8 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_colorize(sub: argparse._SubParsersAction) -> None:
+    from colorizekit.imageio import OUTPUT_NAMES
+
     p = sub.add_parser("colorize", help="colorize photos at their full resolution",
                        description="Colorize grayscale photos (files, folders searched recursively, or globs). "
                                    "Outputs have the input's size, format, EXIF and ICC profile; inputs are "
@@ -35,7 +37,8 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                                      "(default: the weights shipped with colorizekit)")
     p.add_argument("--size", type=int, default=256, help="working size: short side at which colour is predicted "
                                                           "(default: 256)")
-    p.add_argument("--format", choices=["png", "jpg", "webp", "tiff"], help="output format (default: the input's)")
+    p.add_argument("--format", choices=OUTPUT_NAMES,
+                   help="output format (default: the input's; BMP and GIF give PNG)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100 (default: 95)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist already")
     p.add_argument("--side-by-side", action="store_true", help="also write <name>_side_by_side: grayscale | colour")

@@ -13,6 +13,7 @@ import torch
 
 DEFAULT_MODEL = "jkspnet-lab"  # the model used when none is named
 DEFAULT_SIZE = 256  # working size when colorizing: short side, in pixels, at which colour is predicted
+DEFAULT_VIVIDNESS = 0.5  # bins-head models: vividness when none is chosen (0 muted ... 1 vivid)
 PRECISIONS = ("auto", "bf16", "fp32")  # "auto": see resolve_precision
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of CPUs that run bf16 natively
 

@@ -22,6 +22,8 @@ class ModelInfo:
     color_mode: str  # "rgb" (gray -> RGB) or "lab" (L -> ab); see colorizekit.modes
     size_multiple: int  # input height and width must be multiples of this
     description: str  # one line for `colorizekit info` and `GET /api/models`
+    output_stride: int = 1  # the output is (H / output_stride, W / output_stride) for an (H, W) input
+    cpu_channels_last: bool = False  # channels_last memory layout is faster for it on the CPU (measured)
 
     @property
     def mode(self) -> ColorMode:
