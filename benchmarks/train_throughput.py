@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset
 from colorizekit.data import PhotoDataset, ShardSampler, make_loader
 from colorizekit.models import create_model, get_model_info, list_models
 from colorizekit.summary import summarize
-from colorizekit.train import measure_throughput
+from colorizekit.trainstep import measure_throughput
 
 # Dense bf16 tensor-core peaks (FLOP/s) from NVIDIA's data sheets, matched against the device name in order.
 BF16_PEAK = (

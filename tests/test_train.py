@@ -31,8 +31,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def small_config(data: Path, out: Path, model: str = "jkspnet-lab", **changes) -> TrainConfig:
-    """15 colour photos -> 12 training (3 steps of 4) and 3 validation photos, deterministic."""
-    settings = dict(epochs=2, batch_size=4, image_size=16, workers=0, resize="squash", deterministic=True)
+    """15 colour photos -> 12 training (3 steps of 4) and 3 validation photos, deterministic; 16 x 16, or
+    the model's size multiple when larger."""
+    size = max(16, get_model_info(model).size_multiple) if model in list_models() else 16
+    settings = dict(epochs=2, batch_size=4, image_size=size, workers=0, resize="squash", deterministic=True)
     settings.update(changes)
     return TrainConfig(str(data), model, str(out), **settings)
 
@@ -107,7 +109,7 @@ def test_two_epochs_write_every_file_and_learn(reference_runs, model):
     assert card["model"] == model and card["color_mode"] == get_model_info(model).color_mode
     assert card["images"] == {"train": 12, "validation": 3, "skipped_grayscale": 1, "skipped_unreadable": 1}
     assert card["epochs_run"] == 2 and card["best_epoch"] == result.best_epoch
-    assert card["best_val_loss"] == pytest.approx(result.best_val_loss) and card["config"]["image_size"] == 16
+    assert card["best_val_loss"] == pytest.approx(result.best_val_loss) and card["config"]["image_size"] == max(16, get_model_info(model).size_multiple)
     weights = load_weights(run / "model.safetensors", expected_model=model)
     assert weights.metadata["card"] == card
     for k, v in weights.state_dict.items():  # fp16 export of the best weights

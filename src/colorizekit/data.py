@@ -5,8 +5,11 @@
 - `split_paths` is the design's split: sort, shuffle with `random.Random(seed)` (the notebooks'
   `random.seed(44)`), first 80 % train. Paths are sorted by their path relative to the data folder,
   so the split is the same on every run and every machine.
-- `PhotoDataset` decodes and resizes in DataLoader workers and returns uint8 tensors (3, S, S);
-  colour conversion and normalisation happen later, on the training device, for a whole batch.
+- `PhotoDataset` crops and resizes photos, from a `PhotoCache` in RAM or decoded from disk (pixels
+  only) in DataLoader workers, and returns uint8 tensors (3, S, S); colour conversion and
+  normalisation happen later, on the training device, for a whole batch. A photo that cannot be read
+  (moved, deleted, damaged during a run) is skipped with one warning line; `collate_photos` drops it
+  from its batch and counts it.
 - `ShardSampler` orders samples for one epoch and one rank (shuffled like DistributedSampler,
   sharded across ranks, resumable in the middle of an epoch).
 
@@ -20,6 +23,7 @@ import math
 import os
 import random
 import signal
+import sys
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +35,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from colorizekit.imageio import IMAGE_SUFFIXES, ImageError, find_images, open_rgb
+from colorizekit.photocache import CACHE_SCALE, PhotoCache, PhotoReadError, decode_pixels
 
 RESIZE_MODES = ("crop", "squash")  # see PhotoDataset
 CROP_SCALE = (0.25, 1.0)  # random crop: area as a fraction of the photo's area
@@ -214,10 +219,12 @@ class PhotoDataset(Dataset):
     resize "crop": for training, `random_crop` (random area 25-100 %, aspect 3/4-4/3, left-right
     flip); for validation, `center_crop`.
     Items are looked up by index or by (epoch, index); the epoch only seeds the augmentation.
+    Photos come from `cache` when given, else are decoded from disk at CACHE_SCALE x `image_size`.
+    An item whose photo cannot be read is None (one warning line names it).
     """
 
     def __init__(self, paths: Sequence[str | os.PathLike], image_size: int, *, train: bool,
-                 resize: str = "crop", seed: int = 44) -> None:
+                 resize: str = "crop", seed: int = 44, cache: PhotoCache | None = None) -> None:
         if resize not in RESIZE_MODES:
             raise ValueError(f"unknown resize mode {resize!r}; expected one of {', '.join(RESIZE_MODES)}")
         if image_size < 1:
@@ -227,13 +234,21 @@ class PhotoDataset(Dataset):
         self.train = train
         self.resize = resize
         self.seed = seed
+        self.cache = cache
 
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> torch.Tensor:
+    def __getitem__(self, key: int | tuple[int, int]) -> torch.Tensor | None:
         epoch, index = key if isinstance(key, tuple) else (0, key)
-        img = open_rgb(self.paths[index])
+        try:
+            if self.cache is not None:
+                img = self.cache.get(index)
+            else:
+                img = decode_pixels(self.paths[index], CACHE_SCALE * self.image_size)
+        except PhotoReadError as exc:
+            print(f"warning: skipped a training photo: {exc}", file=sys.stderr, flush=True)
+            return None
         if self.resize == "squash":
             out = squash(img, self.image_size)
         elif self.train:
@@ -313,10 +328,27 @@ def _worker_init(worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+def collate_photos(items: Sequence[torch.Tensor | None]) -> tuple[torch.Tensor | None, int]:
+    """(uint8 batch (B, 3, S, S) of the photos that could be read, or None if none could; how many
+    could not)."""
+    good = [t for t in items if t is not None]
+    return (torch.stack(good) if good else None), len(items) - len(good)
+
+
+def close_loader(loader: DataLoader) -> None:
+    """Shut a DataLoader's persistent worker processes down now (a run that stops on an error would
+    otherwise wait for them at interpreter exit)."""
+    iterator = getattr(loader, "_iterator", None)
+    if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+        iterator._shutdown_workers()
+    loader._iterator = None
+
+
 def make_loader(dataset: PhotoDataset, sampler: ShardSampler, *, batch_size: int, workers: int,
                 pin_memory: bool = False, seed: int = 44) -> DataLoader:
-    """A DataLoader yielding uint8 batches (B, 3, S, S): `workers` persistent worker processes
-    (0: load in the main process), seeded from `seed`, optionally pinned for fast copies to a GPU."""
+    """A DataLoader yielding (uint8 batch (B, 3, S, S) or None, photos skipped): `workers` persistent
+    worker processes (0: load in the main process), seeded from `seed`, optionally pinned for fast
+    copies to a GPU."""
     return DataLoader(
         dataset,
         batch_size=batch_size,
@@ -328,4 +360,5 @@ def make_loader(dataset: PhotoDataset, sampler: ShardSampler, *, batch_size: int
         worker_init_fn=_worker_init if workers > 0 else None,
         generator=torch.Generator().manual_seed(seed),
         drop_last=False,  # the sampler already hands out whole batches
+        collate_fn=collate_photos,
     )
