@@ -154,6 +154,14 @@ def test_format_and_side_by_side(tmp_path, colorizer):
     assert Image.open(tmp_path / "out" / "a_side_by_side.jpg").size == (128, 48)
 
 
+def test_gif_and_bmp_inputs_give_png_outputs(tmp_path, colorizer):
+    _gray_file(tmp_path / "a.gif")
+    _gray_file(tmp_path / "b.bmp")
+    report = colorize_files(colorizer, [tmp_path / "a.gif", tmp_path / "b.bmp"], tmp_path / "out")
+    assert report.done == [tmp_path / "out" / "a.png", tmp_path / "out" / "b.png"]
+    assert {Image.open(p).format for p in report.done} == {"PNG"}
+
+
 def test_colour_input_reduced_to_luminance_and_told_once(tmp_path, colorizer):
     for i in range(2):
         Image.fromarray(synthetic_rgb(seed=i)).save(tmp_path / f"c{i}.png")

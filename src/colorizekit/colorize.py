@@ -23,7 +23,17 @@ from PIL import Image
 from colorizekit import color
 from colorizekit.checkpoint import WeightsError, build_model, default_weights_path, load_weights
 from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE, resolve_device, resolve_precision
-from colorizekit.imageio import ImageError, LoadedImage, find_images, load_image, save_image
+from colorizekit.imageio import (
+    ImageError,
+    LoadedImage,
+    find_images,
+    format_of_suffix,
+    load_image,
+    output_bit_depth,
+    output_format,
+    output_suffix,
+    save_image,
+)
 from colorizekit.models import get_model_info
 
 _STRIP_ROWS = 512  # rows joined and converted at a time, to bound memory on very large photos
@@ -196,10 +206,6 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
 
 # -- files ------------------------------------------------------------------------------------------
 
-FORMAT_SUFFIXES = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "webp": ".webp", "tiff": ".tif", "tif": ".tif"}
-_SIXTEEN_BIT_SUFFIXES = {".png", ".tif", ".tiff"}
-
-
 @dataclass
 class ColorizeReport:
     """What a batch run did."""
@@ -217,19 +223,21 @@ class ColorizeReport:
 class _Job:
     source: Path  # input photo
     output: Path  # where its colour version goes
+    format: str  # the output's format (Pillow name)
 
 
 def plan_outputs(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                  format: str | None = None) -> tuple[list[_Job], list[tuple[str, str]]]:
     """Map inputs (files, folders, globs) to output paths in `out_dir`.
 
-    A folder's photos keep their paths relative to it; a file keeps its name. The suffix is the
-    input's unless `format` is given. Returns the jobs and (input, reason) for inputs that cannot
+    A folder's photos keep their paths relative to it; a file keeps its name. The format is
+    `imageio.output_format`'s: `format` when given, else the input's (PNG for BMP, GIF and unknown
+    suffixes), with a suffix to match. Returns the jobs and (input, reason) for inputs that cannot
     be done: nothing matched, or the output would overwrite an input or another output.
     """
     out_dir = Path(out_dir)
-    if format is not None and format.lower() not in FORMAT_SUFFIXES:
-        raise ValueError(f"unknown output format {format!r}; expected one of png, jpg, webp, tiff")
+    if format is not None:
+        output_format(None, format)  # ValueError naming the output formats
     jobs: list[_Job] = []
     problems: list[tuple[str, str]] = []
     for item in inputs:
@@ -238,10 +246,8 @@ def plan_outputs(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         root = Path(item) if Path(item).is_dir() else None
         for p in paths:
             rel = p.relative_to(root) if root is not None else Path(p.name)
-            out = out_dir / rel
-            if format is not None:
-                out = out.with_suffix(FORMAT_SUFFIXES[format.lower()])
-            jobs.append(_Job(p, out))
+            fmt = output_format(format_of_suffix(p), format)
+            jobs.append(_Job(p, (out_dir / rel).with_suffix(output_suffix(fmt, p.suffix)), fmt))
     sources = {j.source.resolve() for j in jobs}
     seen: dict[Path, Path] = {}
     kept = []
@@ -270,8 +276,8 @@ def colorize_files(colorizer: Colorizer, inputs: Sequence[str | os.PathLike], ou
                    on_error: Callable[[str, str], None] | None = None) -> ColorizeReport:
     """Colorize photos to files in `out_dir`; one bad file is reported and the rest go on.
 
-    Outputs keep the input's size, format (unless `format`), EXIF and ICC profile; 16-bit inputs
-    give 16-bit PNG or TIFF. Inputs are never overwritten; existing outputs are skipped unless
+    Outputs keep the input's size, format (unless `format`; BMP and GIF give PNG), EXIF and ICC
+    profile; 16-bit inputs give 16-bit PNG or TIFF. Inputs are never overwritten; existing outputs are skipped unless
     `overwrite`. `on_error(input, reason)` is called for each failure as it happens.
     """
     from tqdm import tqdm
@@ -307,10 +313,10 @@ def colorize_files(colorizer: Colorizer, inputs: Sequence[str | os.PathLike], ou
         outputs = colorizer.colorize_loaded([im for _, im in batch])
         for (job, im), rgb in zip(batch, outputs):
             try:
-                _write_output(job.output, rgb, im, quality)
+                _write_output(job.output, job.format, rgb, im, quality, output_bit_depth(im.bit_depth, job.format))
                 if side_by_side_too:
                     pair = job.output.with_name(f"{job.output.stem}_side_by_side{job.output.suffix}")
-                    _write_output(pair, side_by_side(im.gray, rgb), im, quality, bit_depth=8)
+                    _write_output(pair, job.format, side_by_side(im.gray, rgb), im, quality, bit_depth=8)
                 report.done.append(job.output)
             except (OSError, ValueError) as exc:
                 fail(str(job.source), f"{job.source.name}: cannot write {job.output}: {exc}")
@@ -319,7 +325,6 @@ def colorize_files(colorizer: Colorizer, inputs: Sequence[str | os.PathLike], ou
     return report
 
 
-def _write_output(path: Path, rgb: np.ndarray, source: LoadedImage, quality: int, bit_depth: int | None = None) -> None:
-    if bit_depth is None:
-        bit_depth = 16 if source.bit_depth == 16 and path.suffix.lower() in _SIXTEEN_BIT_SUFFIXES else 8
-    save_image(path, rgb, bit_depth=bit_depth, exif=source.exif, icc_profile=source.icc_profile, quality=quality)
+def _write_output(path: Path, fmt: str, rgb: np.ndarray, source: LoadedImage, quality: int, bit_depth: int) -> None:
+    save_image(path, rgb, format=fmt, bit_depth=bit_depth, exif=source.exif, icc_profile=source.icc_profile,
+               quality=quality)

@@ -1,8 +1,14 @@
-"""The image formats colorizekit reads and writes: their names, suffixes, signatures and abilities.
+"""The image formats colorizekit reads and writes, and the one policy for what an output is written as.
 
 Reading: JPEG, PNG, TIFF, BMP, WebP and GIF, told apart by their first bytes. Writing: any of them
 by name or suffix; EXIF and ICC go where the format holds them (JPEG, PNG, WebP, TIFF), 16-bit RGB
 where it holds that (PNG, TIFF).
+
+The output policy, for `colorizekit colorize` and `colorizekit serve` alike: a colorized photo keeps
+its input's format when that is JPEG, PNG, WebP or TIFF, and becomes PNG otherwise (BMP, GIF: lossless,
+no palette) unless another output format is asked for; it is 16-bit when its input has 16-bit
+precision and its format holds 16-bit RGB, else 8-bit (`output_format`, `output_bit_depth`,
+`output_suffix`).
 """
 
 from __future__ import annotations
@@ -37,6 +43,10 @@ IMAGE_SUFFIXES: frozenset[str] = frozenset(s for f in FORMATS.values() for s in 
 READ_FORMATS = tuple(FORMATS)  # Pillow plugins used for files and bytes (JPEG includes MPO)
 SUPPORTED_NAMES = ", ".join(f.label for f in FORMATS.values())  # for messages
 _ALIASES = {"JPG": "JPEG", "TIF": "TIFF"}  # names people write for the formats Pillow knows
+_FALLBACK_OUTPUT = "PNG"  # what photos in a format outputs do not keep are written as
+OUTPUT_NAMES = tuple(sorted(  # the names an output format may be asked for by ("jpg", "tiff", ...)
+    [f.name.lower() for f in FORMATS.values() if f.output]
+    + [alias.lower() for alias, name in _ALIASES.items() if FORMATS[name].output]))
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _SIGNATURES = (  # first bytes of the formats colorizekit reads -> format name
     (b"\xff\xd8\xff", "JPEG"), (PNG_SIGNATURE, "PNG"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF"),
@@ -81,3 +91,26 @@ def format_for_path(path: Path, format: str | None) -> str:
     if fmt is None:
         raise ValueError(f"{path}: unsupported output format {format!r}; expected one of {', '.join(sorted(FORMATS))}")
     return fmt
+
+
+def output_format(input_format: str | None, requested: str | None = None) -> str:
+    """The format a colorized photo is written in (a Pillow name): `requested` (any of `OUTPUT_NAMES`,
+    any case) when given, else the input's when outputs keep it, else PNG. ValueError for a requested
+    format that outputs are not written in."""
+    if requested is not None:
+        fmt = format_named(requested)
+        if fmt is None or not FORMATS[fmt].output:
+            raise ValueError(f"unknown output format {requested!r}; expected one of {', '.join(OUTPUT_NAMES)}")
+        return fmt
+    return input_format if input_format in FORMATS and FORMATS[input_format].output else _FALLBACK_OUTPUT
+
+
+def output_bit_depth(source_bit_depth: int, fmt: str) -> int:
+    """16 when the source has 16-bit precision and `fmt` holds 16-bit RGB, else 8."""
+    return 16 if source_bit_depth == 16 and FORMATS[fmt].sixteen_bit else 8
+
+
+def output_suffix(fmt: str, input_suffix: str = "") -> str:
+    """The suffix of an output in `fmt`: the input's when it names that format (its case kept), else
+    the format's usual one."""
+    return input_suffix if input_suffix.lower() in FORMATS[fmt].suffixes else FORMATS[fmt].suffixes[0]

@@ -27,13 +27,19 @@ from typing import Any, Protocol
 import numpy as np
 from fastapi import HTTPException
 
-from colorizekit.imageio import ImageError, ImageErrorKind, load_image
+from colorizekit.imageio import (
+    ImageError,
+    ImageErrorKind,
+    encode_image,
+    load_image,
+    output_bit_depth,
+    output_format,
+    output_suffix,
+)
+from colorizekit.imageio.formats import FORMATS
 from colorizekit.web.settings import ModelEntry, ServeSettings
 
 log = logging.getLogger("colorizekit.serve")
-_KEPT_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp", "TIFF": "image/tiff"}
-_SUFFIXES = {"JPEG": (".jpg", ".jpeg", ".jpe"), "PNG": (".png",), "WEBP": (".webp",), "TIFF": (".tif", ".tiff")}
-_SIXTEEN_BIT_FORMATS = {"PNG", "TIFF"}
 STATUS_BY_KIND: dict[ImageErrorKind, int] = {  # the HTTP status of each kind of image problem
     ImageErrorKind.EMPTY: 400,  # an empty upload: a bad request
     ImageErrorKind.NOT_AN_IMAGE: 415,  # an unsupported media type
@@ -107,17 +113,11 @@ def http_error(exc: ImageError, name: str) -> HTTPException:
     return HTTPException(STATUS_BY_KIND[exc.kind], _rename(str(exc), name))
 
 
-def output_format(input_format: str) -> str:
-    """The format a photo comes back in: the input's when the page and the encoder keep it, else PNG."""
-    return input_format if input_format in _KEPT_FORMATS else "PNG"
-
-
 def output_filename(upload_name: str, fmt: str) -> str:
     """`<stem>_color.<ext>`: the input's suffix when it suits `fmt`, else the format's usual one."""
     path = Path(upload_name)
     stem = path.stem if path.suffix else path.name
-    suffix = path.suffix if path.suffix.lower() in _SUFFIXES[fmt] else _SUFFIXES[fmt][0]
-    return f"{stem or 'photo'}_color{suffix}"
+    return f"{stem or 'photo'}_color{output_suffix(fmt, path.suffix)}"
 
 
 @dataclass
@@ -301,12 +301,9 @@ class ColorizeService:
 
     def _encode(self, job: _Job, image: Any, rgb: np.ndarray) -> _Result:
         fmt = output_format(image.format or job.probe.format)
-        bit_depth = 16 if image.bit_depth == 16 and fmt in _SIXTEEN_BIT_FORMATS else 8
-        from colorizekit.imageio import encode_image
-
-        body = encode_image(rgb, format=fmt, bit_depth=bit_depth, exif=image.exif, icc_profile=image.icc_profile,
-                            name=job.name)
-        return _Result(body, _KEPT_FORMATS[fmt], output_filename(job.name, fmt))
+        body = encode_image(rgb, format=fmt, bit_depth=output_bit_depth(image.bit_depth, fmt), exif=image.exif,
+                            icc_profile=image.icc_profile, name=job.name)
+        return _Result(body, FORMATS[fmt].media_type, output_filename(job.name, fmt))
 
 
 def _rename(message: str, name: str) -> str:
