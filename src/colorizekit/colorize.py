@@ -33,6 +33,7 @@ from colorizekit.imageio import (
     output_format,
     output_suffix,
     save_image,
+    to_uint8,
 )
 from colorizekit.models import get_model_info
 
@@ -197,11 +198,6 @@ def _upsample_rows(ab: torch.Tensor, height: int, width: int, top: int, bottom: 
     wy = (ys - y0).float().view(1, -1, 1)
     rows = ab[0, :, y0] * (1 - wy) + ab[0, :, y1] * wy  # (2, bottom - top, w)
     return F.interpolate(rows[None], size=(bottom - top, width), mode="bilinear", align_corners=False)[0]
-
-
-def to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """Float RGB in [0, 1] -> uint8, rounded."""
-    return (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
 
 
 # -- files ------------------------------------------------------------------------------------------

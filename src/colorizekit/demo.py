@@ -15,8 +15,8 @@ import numpy as np
 
 from colorizekit.atomic import atomic_path
 from colorizekit.checkpoint import WeightsError
-from colorizekit.colorize import Colorizer, to_uint8
-from colorizekit.imageio import load_image, save_image
+from colorizekit.colorize import Colorizer
+from colorizekit.imageio import load_image, save_image, to_uint8
 from colorizekit.models import list_models
 from colorizekit.report import image_grid
 

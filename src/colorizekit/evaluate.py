@@ -32,6 +32,7 @@ import torch
 from PIL import Image
 
 from colorizekit import color, metrics
+from colorizekit.imageio import to_uint8
 from colorizekit.report import caption, format_value, image_grid, metric_table, thumbnail
 
 PROTOCOLS = ("full", "design")
@@ -208,8 +209,7 @@ def _gray_of(rgb: torch.Tensor) -> torch.Tensor:
 
 def _design_resize(rgb: np.ndarray) -> torch.Tensor:
     """The design's test input: the 8-bit original squashed to 128 x 128 with PIL bicubic -> (1, 3, 128, 128)."""
-    eight_bit = (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    small = Image.fromarray(eight_bit, mode="RGB").resize((DESIGN_SIZE, DESIGN_SIZE), Image.Resampling.BICUBIC)
+    small = Image.fromarray(to_uint8(rgb), mode="RGB").resize((DESIGN_SIZE, DESIGN_SIZE), Image.Resampling.BICUBIC)
     return _to_tensor(np.asarray(small, dtype=np.float64) / 255.0)
 
 

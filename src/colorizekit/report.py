@@ -15,6 +15,7 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from colorizekit.imageio import to_uint8
 from colorizekit.metrics import METRIC_NAMES
 
 BACKGROUND = (255, 255, 255)  # grid background
@@ -80,9 +81,7 @@ def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
         a = np.repeat(a[..., None], 3, axis=2)
     if a.ndim != 3 or a.shape[2] != 3:
         raise ValueError(f"expected a picture of shape (H, W) or (H, W, 3), got {a.shape}")
-    if a.dtype == np.uint8:
-        return a
-    return (np.clip(a.astype(np.float32), 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return a if a.dtype == np.uint8 else to_uint8(a)
 
 
 def thumbnail(image: np.ndarray, height: int) -> np.ndarray:

@@ -1,8 +1,10 @@
-"""Pixel values: decoded images as float32 in [0, 1], alpha over white, and the gray of a colour photo.
+"""Pixel values: decoded images as float32 in [0, 1] and back to integers, alpha over white, and the
+gray of a colour photo.
 
 Integer samples are divided by their maximum (255 or 65535); floating-point TIFFs are read as [0, 1],
 0-255 or 0-65535 data by their range; alpha is composited onto white; CMYK goes through its own ICC
-profile when it has one. The gray of a colour pixel is the gray with the same CIE L.
+profile when it has one. The gray of a colour pixel is the gray with the same CIE L. Floats go back
+to 8 or 16 bit one way everywhere (`to_uint8`, `to_uint16`): clipped to [0, 1], rounded to the nearest.
 """
 
 from __future__ import annotations
@@ -19,6 +21,20 @@ from colorizekit.imageio.metadata import profile_space
 
 _COLOR_TOLERANCE = 1.0 / 255.0  # channel spread up to which a pixel counts as gray
 _GRAY_CHUNK_ROWS = 256  # rows converted to Lab at a time, to bound memory on large photos
+
+
+def _quantize(values: np.ndarray, top: float, dtype: type) -> np.ndarray:
+    return np.rint(np.clip(values, 0.0, 1.0) * top).astype(dtype)
+
+
+def to_uint8(values: np.ndarray) -> np.ndarray:
+    """Float values in [0, 1], any shape -> uint8 0..255: clipped, rounded to the nearest."""
+    return _quantize(values, 255.0, np.uint8)
+
+
+def to_uint16(values: np.ndarray) -> np.ndarray:
+    """Float values in [0, 1], any shape -> uint16 0..65535: clipped, rounded to the nearest."""
+    return _quantize(values, 65535.0, np.uint16)
 
 
 def _unit(image: Image.Image, top: float) -> np.ndarray:

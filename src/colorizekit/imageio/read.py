@@ -28,7 +28,7 @@ from PIL import Image
 from colorizekit.imageio.errors import ImageError, ImageErrorKind, one_line, pillow_errors, quiet, too_large
 from colorizekit.imageio.formats import READ_FORMATS, signature_format
 from colorizekit.imageio.metadata import UPRIGHT, clean_exif, orientation, read_exif, rgb_profile, upright_uint16
-from colorizekit.imageio.pixels import float_pixels, gray_from_rgb, has_real_color, over_white
+from colorizekit.imageio.pixels import float_pixels, gray_from_rgb, has_real_color, over_white, to_uint8
 
 DEFAULT_MAX_PIXELS = 120_000_000  # decompression-bomb limit: a 6000 x 4000 photo passes, 20000 x 20000 fails
 
@@ -324,7 +324,7 @@ def open_rgb(source: str | os.PathLike | bytes | Image.Image, *, max_pixels: int
     pixels, _, _ = float_pixels(decoded.image, decoded.label, decoded.rgb16, decoded.source_icc)
     if pixels.ndim == 2:
         pixels = np.repeat(pixels[..., None], 3, axis=-1)
-    out = Image.fromarray(np.rint(pixels * 255.0).astype(np.uint8), mode="RGB")
+    out = Image.fromarray(to_uint8(pixels), mode="RGB")
     if decoded.icc_profile is not None:
         out.info["icc_profile"] = decoded.icc_profile
     return out

@@ -19,6 +19,7 @@ from PIL import Image, TiffImagePlugin
 from colorizekit.atomic import atomic_path
 from colorizekit.imageio.formats import FORMATS, PNG_SIGNATURE, format_for_path
 from colorizekit.imageio.metadata import tiff_exif_tags, tiff_safe_exif
+from colorizekit.imageio.pixels import to_uint8, to_uint16
 
 _TIFF_STRIP_BYTES = 1 << 20  # target size of one strip in the 16-bit TIFF writer
 
@@ -38,8 +39,7 @@ def _to_integers(rgb: np.ndarray, bit_depth: int, path: Path) -> np.ndarray:
         raise ValueError(f"{path}: save_image expects float values in [0, 1], uint8 or uint16; got dtype {rgb.dtype}")
     if not np.isfinite(rgb).all():
         raise ValueError(f"{path}: save_image got NaN or infinite values")
-    top = 255.0 if bit_depth == 8 else 65535.0
-    return np.rint(np.clip(rgb, 0.0, 1.0) * top).astype(np.uint8 if bit_depth == 8 else np.uint16)
+    return to_uint8(rgb) if bit_depth == 8 else to_uint16(rgb)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
