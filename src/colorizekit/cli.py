@@ -112,6 +112,8 @@ def _run_info(args: argparse.Namespace) -> int:
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:
+    from colorizekit.web.settings import DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_MAX_UPLOAD_PIXELS
+
     p = sub.add_parser("serve", help="start a web page and HTTP API for colorizing photos",
                        description="Serve a page for colorizing photos, and its HTTP API (POST /api/colorize, "
                                    "GET /api/models, GET /healthz, docs at /docs), with uvicorn. Listens on this "
@@ -122,8 +124,10 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", action="append", default=[], metavar="FILE",
                    help="weights file (repeatable; its model is read from the file; default: the shipped weights)")
     p.add_argument("--size", type=int, default=256, help="working size used when a request names none (default: 256)")
-    p.add_argument("--max-upload-mb", type=float, default=25, help="largest accepted file in MB (default: 25)")
-    p.add_argument("--max-megapixels", type=float, default=40, help="largest accepted image in megapixels (default: 40)")
+    p.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_BYTES / 1e6,
+                   help=f"largest accepted file in MB (default: {DEFAULT_MAX_UPLOAD_BYTES / 1e6:g})")
+    p.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_UPLOAD_PIXELS / 1e6,
+                   help=f"largest accepted image in megapixels (default: {DEFAULT_MAX_UPLOAD_PIXELS / 1e6:g})")
     p.add_argument("--queue-size", type=int, default=16,
                    help="requests that may wait beyond the batch in progress; more are refused with 503 (default: 16)")
     p.add_argument("--batch-size", type=int, default=4, help="most requests colorized together (default: 4)")

@@ -14,7 +14,7 @@ from PIL import Image, ImageFile
 
 from colorizekit.color import l_to_gray
 from colorizekit.imageio import (
-    DEFAULT_MAX_PIXELS,
+    MAX_DECODE_PIXELS,
     IMAGE_SUFFIXES,
     ImageError,
     LoadedImage,
@@ -29,8 +29,8 @@ from tests.imageio.helpers import _exif, _png16, _png_chunk
 
 
 def test_constants():
-    assert DEFAULT_MAX_PIXELS == 120_000_000
-    assert 6000 * 4000 <= DEFAULT_MAX_PIXELS < 20000 * 20000
+    assert MAX_DECODE_PIXELS == 120_000_000
+    assert 6000 * 4000 <= MAX_DECODE_PIXELS < 20000 * 20000
     assert IMAGE_SUFFIXES == {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp", ".gif"}
     assert issubclass(ImageError, ValueError)
 
@@ -365,7 +365,7 @@ def test_bomb_from_header(tmp_path, side):
     assert len(data) < 200
     limit = Image.MAX_IMAGE_PIXELS
     message = _check_error(tmp_path / "bomb.png", "too large")
-    assert f"{side * side} pixels > limit {DEFAULT_MAX_PIXELS}" in message
+    assert f"{side * side} pixels > limit {MAX_DECODE_PIXELS}" in message
     assert Image.MAX_IMAGE_PIXELS == limit  # global Pillow state untouched
 
 

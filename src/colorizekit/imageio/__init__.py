@@ -22,11 +22,11 @@ from colorizekit.imageio.formats import (
     output_suffix,
 )
 from colorizekit.imageio.pixels import to_uint8
-from colorizekit.imageio.read import DEFAULT_MAX_PIXELS, LoadedImage, load_image, open_image, open_rgb
+from colorizekit.imageio.read import MAX_DECODE_PIXELS, LoadedImage, load_image, open_image, open_rgb
 from colorizekit.imageio.write import encode_image, save_image
 
 __all__ = [
-    "DEFAULT_MAX_PIXELS", "IMAGE_SUFFIXES", "OUTPUT_NAMES", "ImageError", "ImageErrorKind", "LoadedImage",
+    "IMAGE_SUFFIXES", "MAX_DECODE_PIXELS", "OUTPUT_NAMES", "ImageError", "ImageErrorKind", "LoadedImage",
     "encode_image", "find_images", "format_of_suffix", "load_image", "open_image", "open_rgb", "output_bit_depth",
     "output_format", "output_suffix", "save_image", "to_uint8",
 ]

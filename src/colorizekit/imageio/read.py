@@ -30,7 +30,7 @@ from colorizekit.imageio.formats import READ_FORMATS, signature_format
 from colorizekit.imageio.metadata import UPRIGHT, clean_exif, orientation, read_exif, rgb_profile, upright_uint16
 from colorizekit.imageio.pixels import float_pixels, gray_from_rgb, has_real_color, over_white, to_uint8
 
-DEFAULT_MAX_PIXELS = 120_000_000  # decompression-bomb limit: a 6000 x 4000 photo passes, 20000 x 20000 fails
+MAX_DECODE_PIXELS = 120_000_000  # default decompression-bomb limit of a read: 6000 x 4000 passes, 20000 x 20000 fails
 
 
 @dataclass(frozen=True, eq=False)
@@ -299,7 +299,7 @@ def _load_array(array: np.ndarray, max_pixels: int) -> LoadedImage:
     return _loaded(None, label, None, values, values.ndim == 3, bit_depth, None, None)
 
 
-def open_image(source: str | os.PathLike | bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def open_image(source: str | os.PathLike | bytes | Image.Image, *, max_pixels: int = MAX_DECODE_PIXELS) -> Image.Image:
     """Open, check and fully decode one image (first frame of GIF/animated files), apply EXIF orientation.
 
     The result is loaded (the file is closed) and upright; its mode is whatever the source's is, so
@@ -309,7 +309,7 @@ def open_image(source: str | os.PathLike | bytes | Image.Image, *, max_pixels: i
     return _decode(source, max_pixels, full_rgb16=False).image
 
 
-def open_rgb(source: str | os.PathLike | bytes | Image.Image, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def open_rgb(source: str | os.PathLike | bytes | Image.Image, *, max_pixels: int = MAX_DECODE_PIXELS) -> Image.Image:
     """`open_image` converted to 8-bit mode "RGB" correctly from any mode (used by training and evaluation).
 
     Alpha is composited onto white, 16-bit data is rounded (not clipped at 255), CMYK goes through
@@ -331,7 +331,7 @@ def open_rgb(source: str | os.PathLike | bytes | Image.Image, *, max_pixels: int
 
 
 def load_image(source: str | os.PathLike | bytes | Image.Image | np.ndarray, *,
-               max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+               max_pixels: int = MAX_DECODE_PIXELS) -> LoadedImage:
     """Read one photo as float32 arrays in [0, 1] plus what outputs should carry. Raises ImageError.
 
     Files, bytes and PIL images go through `open_image` (any mode; 16-bit data at full precision).

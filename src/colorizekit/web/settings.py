@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_MAX_UPLOAD_BYTES = 25_000_000  # 25 MB (decimal megabytes throughout)
-DEFAULT_MAX_PIXELS = 40_000_000  # 40 megapixels
+DEFAULT_MAX_UPLOAD_BYTES = 25_000_000  # largest file a request may upload: 25 MB (decimal megabytes throughout)
+DEFAULT_MAX_UPLOAD_PIXELS = 40_000_000  # largest image (width x height) a request may upload: 40 megapixels
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class ServeSettings:
     max_size: int = 1024  # largest working size a request may ask for
     batch_size: int = 4  # most requests colorized together
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # largest accepted file, bytes (413 above)
-    max_pixels: int = DEFAULT_MAX_PIXELS  # largest accepted image, width x height (413 above)
+    max_pixels: int = DEFAULT_MAX_UPLOAD_PIXELS  # largest accepted image, width x height (413 above)
     queue_size: int = 16  # requests that may wait beyond the batch in progress (503 above)
     device: str | None = None  # torch device; None picks CUDA when present
     max_loaded: int = 2  # colorizers, one per (model, size), kept loaded at once
