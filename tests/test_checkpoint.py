@@ -3,7 +3,14 @@
 import pytest
 import torch
 
-from colorizekit.checkpoint import WeightsError, load_weights, save_checkpoint, weights_model_name
+from colorizekit.checkpoint import (
+    WeightsError,
+    load_weights,
+    resolve_weights,
+    save_checkpoint,
+    weights_by_model,
+    weights_model_name,
+)
 from colorizekit.models import create_model
 
 
@@ -32,3 +39,27 @@ def test_safetensors_without_colorizekit_metadata(tmp_path):
     save_file({"w": torch.zeros(2)}, str(path))
     with pytest.raises(WeightsError, match="without colorizekit metadata"):
         weights_model_name(path)
+
+
+def test_resolve_weights_reads_the_model_from_the_file_and_names_the_flag_when_none_ship(make_weights):
+    path = make_weights("unet-rgb")
+    assert resolve_weights(None, path) == ("unet-rgb", path)
+    assert resolve_weights("unet-rgb", str(path)) == ("unet-rgb", path)
+    with pytest.raises(WeightsError, match="are for model 'unet-rgb', not 'jkspnet-lab'"):
+        resolve_weights("jkspnet-lab", path)
+    with pytest.raises(WeightsError, match=r"jkspnet-lab.*pass --weights FILE \(CLI\) or weights=FILE \(Python\)"):
+        resolve_weights(None, None)  # the default model; no weights ship yet
+    with pytest.raises(ValueError, match="available models"):
+        resolve_weights("nope", None)
+
+
+def test_weights_by_model_takes_bare_files_name_file_items_and_mappings(make_weights):
+    unet, jk = make_weights("unet-rgb"), make_weights("jkspnet-lab")
+    expected = {"unet-rgb": unet, "jkspnet-lab": jk}
+    assert weights_by_model([unet, f"jkspnet-lab={jk}"]) == expected
+    assert weights_by_model({"unet-rgb": str(unet), "jkspnet-lab": jk}) == expected
+    assert weights_by_model(str(unet)) == {"unet-rgb": unet} and weights_by_model(None) == {}
+    with pytest.raises(WeightsError, match="a second weights file for model 'unet-rgb'"):
+        weights_by_model([unet, f"unet-rgb={unet}"])
+    with pytest.raises(ValueError, match="available models"):
+        weights_by_model({"nope": unet})

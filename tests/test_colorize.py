@@ -171,8 +171,9 @@ def test_colour_input_reduced_to_luminance_and_told_once(tmp_path, colorizer):
 
 
 def test_missing_weights_message():
-    with pytest.raises(WeightsError, match="no trained weights ship with colorizekit for model 'unet-rgb'"):
+    with pytest.raises(WeightsError, match="no trained weights ship with colorizekit for model 'unet-rgb'") as info:
         Colorizer(model="unet-rgb")
+    assert "--weights FILE (CLI) or weights=FILE (Python)" in str(info.value)
 
 
 def test_wrong_model_weights_refused(make_weights, tmp_path, capsys):
@@ -205,6 +206,13 @@ def test_demo_with_weights_and_without(tmp_path, make_weights, capsys):
     assert len(list((tmp_path / "d" / "jkspnet-lab").glob("*.png"))) == len(demo_images())
     rc = main(["demo", "-o", str(tmp_path / "e"), "--model", "unet-rgb"])
     assert rc == 1 and "no trained weights ship" in capsys.readouterr().err
+
+
+def test_demo_api_takes_bare_weights_files(tmp_path, make_weights):
+    from colorizekit.demo import run_demo
+
+    result = run_demo(tmp_path / "d", weights=[make_weights("unet-rgb")], size=32, device="cpu")
+    assert list(result.grids) == ["unet-rgb"] and not result.unavailable
 
 
 def test_colorizer_exported_at_top_level():

@@ -157,6 +157,10 @@ def test_compare_draws_one_row_per_photo(photo_dir, make_weights, tmp_path):
     # two photos (a.png 64 x 48 and b.jpg 56 x 40), four columns: original | two models | grayscale
     assert grid.size[1] > 2 * 64 and grid.size[0] >= 4 * round(64 * 64 / 48)
 
+    bare = compare(photo_dir, ["unet-rgb", "jkspnet-lab"], weights=list(weights.values()), size=32, limit=1,
+                   progress=False)  # bare files: each one's model is read from it
+    assert [r.weights for r in bare.results] == [str(weights["unet-rgb"]), str(weights["jkspnet-lab"])]
+
     out = tmp_path / "cmp.png"
     code = main(["compare", str(photo_dir), "--models", "unet-rgb,jkspnet-lab", "--weights", str(weights["unet-rgb"]),
                  "--weights", f"jkspnet-lab={weights['jkspnet-lab']}", "--size", "32", "--limit", "2",

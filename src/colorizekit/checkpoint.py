@@ -10,13 +10,15 @@ Two kinds of file:
   (JSON), `color_mode`, `colorizekit_version`, and a JSON model `card`). Loading one never unpickles code.
 
 Either kind rebuilds its model from what the file says; a file for another model is refused.
-All writes are atomic.
+All writes are atomic. Which file to use for a model, given what the user named, is decided here too
+(`resolve_weights`, `weights_by_model`), for every entry point.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,7 @@ import torch
 from torch import nn
 
 from colorizekit.atomic import atomic_path
+from colorizekit.defaults import DEFAULT_MODEL
 from colorizekit.models import create_model, get_model_info, list_models
 
 CHECKPOINT_FORMAT = "colorizekit-checkpoint"
@@ -220,3 +223,57 @@ def build_model(weights: LoadedWeights, device: str | torch.device = "cpu") -> n
         first = str(exc).strip().splitlines()[0]
         raise WeightsError(f"{weights.path}: weights do not fit model {weights.model_name!r} ({first})") from None
     return model.to(device).eval()
+
+
+def resolve_weights(model: str | None, weights: str | os.PathLike | None) -> tuple[str, Path]:
+    """(model name, weights file) to use for a model and/or a weights file the user named.
+
+    With `weights`: that file, and the model it is for (read from its header); WeightsError when
+    `model` is given and the file is for another. Without: the weights that ship with colorizekit for
+    `model` (`DEFAULT_MODEL` when None); WeightsError saying how to pass a file when none ship.
+    """
+    if weights is None:
+        name = model or DEFAULT_MODEL
+        path = default_weights_path(name)
+        if path is None:
+            raise WeightsError(
+                f"no trained weights ship with colorizekit for model {name!r}; pass --weights FILE (CLI) or "
+                "weights=FILE (Python): a model.safetensors exported by `colorizekit train`, or a training checkpoint")
+        return name, path
+    path = Path(weights)
+    name = weights_model_name(path)
+    if model is not None and name != model:
+        raise WeightsError(f"{path}: weights are for model {name!r}, not {model!r}")
+    return name, path
+
+
+def _named_weights(item: str | os.PathLike) -> tuple[str, Path]:
+    """(model, file) of "NAME=FILE" (NAME a registered model) or of a bare FILE, whose header names its model."""
+    if isinstance(item, str):
+        name, sep, path = item.partition("=")
+        if sep and name in list_models():
+            return name, Path(path)
+    return weights_model_name(item), Path(item)
+
+
+def weights_by_model(weights: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike] | None) -> dict[str, Path]:
+    """{model name: weights file} from a mapping of model names to files, or from a list of items each
+    "NAME=FILE" or a bare FILE (its model read from its header), as `--weights` flags give them.
+
+    ValueError naming the models for an unknown name; WeightsError for a file that cannot be read or
+    a second file for the same model.
+    """
+    if weights is None:
+        return {}
+    if isinstance(weights, Mapping):
+        pairs = [(name, Path(path)) for name, path in weights.items()]
+        for name, _ in pairs:
+            get_model_info(name)
+    else:
+        pairs = [_named_weights(item) for item in ([weights] if isinstance(weights, (str, os.PathLike)) else weights)]
+    found: dict[str, Path] = {}
+    for name, path in pairs:
+        if name in found:
+            raise WeightsError(f"{path}: a second weights file for model {name!r} (the first is {found[name]})")
+        found[name] = path
+    return found

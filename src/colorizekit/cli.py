@@ -75,20 +75,18 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", default="demo", help="output folder (default: demo/)")
     p.add_argument("--model", action="append", dest="models", metavar="NAME",
                    help="model to run (repeatable; default: all models)")
-    p.add_argument("--weights", action="append", default=[], metavar="FILE",
-                   help="weights file to use instead of the shipped ones (repeatable; its model is read from the file)")
+    p.add_argument("--weights", action="append", default=[], metavar="[NAME=]FILE",
+                   help="weights file to use instead of the shipped ones (repeatable; a bare FILE is used for the "
+                        "model it is for; default models: those given weights, else all)")
     p.add_argument("--size", type=int, default=256, help="working size (default: 256)")
     p.add_argument("--device", help="cpu, cuda, ... (default: cuda when present)")
     p.set_defaults(func=_run_demo)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from colorizekit.checkpoint import weights_model_name
     from colorizekit.demo import run_demo
 
-    weights = {weights_model_name(w): w for w in args.weights}
-    models = args.models or (sorted(weights) if weights else None)
-    result = run_demo(args.out, models=models, weights=weights, size=args.size, device=args.device)
+    result = run_demo(args.out, models=args.models, weights=args.weights, size=args.size, device=args.device)
     for name, path in result.grids.items():
         print(f"{name}: {len(result.outputs[name])} photos colorized; grid: {path}")
     for name, reason in result.unavailable.items():
@@ -223,18 +221,10 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 
 def _run_compare(args: argparse.Namespace) -> int:
     from colorizekit.atomic import atomic_path
-    from colorizekit.checkpoint import weights_model_name
     from colorizekit.evaluate import compare, comparison_grid, failed_lines
-    from colorizekit.models import list_models
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
-    weights = {}
-    for item in args.weights:
-        name, sep, path = item.partition("=")
-        if not sep or name not in list_models():
-            name, path = weights_model_name(item), item
-        weights[name] = path
-    comparison = compare(args.source, models, weights=weights, size=args.size, protocol=args.protocol,
+    comparison = compare(args.source, models, weights=args.weights, size=args.size, protocol=args.protocol,
                          batch_size=args.batch_size, device=args.device, limit=args.limit)
     for line in failed_lines(comparison.results[0]):
         print(line, file=sys.stderr)

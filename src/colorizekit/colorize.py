@@ -21,8 +21,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from colorizekit import color
-from colorizekit.checkpoint import WeightsError, build_model, default_weights_path, load_weights
-from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE, resolve_device, resolve_precision
+from colorizekit.checkpoint import build_model, load_weights, resolve_weights
+from colorizekit.defaults import DEFAULT_SIZE, resolve_device, resolve_precision
 from colorizekit.imageio import (
     ImageError,
     LoadedImage,
@@ -57,11 +57,11 @@ def working_shape(height: int, width: int, size: int, multiple: int) -> tuple[in
 class Colorizer:
     """Colorize grayscale photos with a trained model.
 
-    `Colorizer(model=None, weights=None, device=None, size=256, batch_size=4)`:
+    `Colorizer(model=None, weights=None, device=None, size=DEFAULT_SIZE, batch_size=4)`:
     - model: registry name; None means the model the weights file is for, or `DEFAULT_MODEL`;
     - weights: a `model.safetensors` exported by `colorizekit train` or a training checkpoint; None means
       the weights that ship with colorizekit for `model` (WeightsError when none ship). A file for
-      another model than `model` is refused;
+      another model than `model` is refused (`checkpoint.resolve_weights` decides);
     - device: "cpu", "cuda", ...; None picks CUDA when present;
     - size: working size (short side) at which colour is predicted;
     - batch_size: photos predicted together;
@@ -74,14 +74,8 @@ class Colorizer:
     def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None,
                  device: str | torch.device | None = None, size: int = DEFAULT_SIZE, batch_size: int = 4,
                  precision: str = "auto") -> None:
-        if weights is None:
-            name = model or DEFAULT_MODEL
-            weights = default_weights_path(name)
-            if weights is None:
-                raise WeightsError(
-                    f"no trained weights ship with colorizekit for model {name!r}; pass a weights file "
-                    "(a model.safetensors exported by `colorizekit train`, or a training checkpoint)")
-        loaded = load_weights(weights, expected_model=model)
+        name, path = resolve_weights(model, weights)
+        loaded = load_weights(path, expected_model=name)
         self.model_name: str = loaded.model_name
         self.info = get_model_info(self.model_name)
         self.mode = self.info.mode

@@ -8,15 +8,16 @@ weights, and drawn in a grid beside its grayscale input and the original.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from colorizekit.atomic import atomic_path
-from colorizekit.checkpoint import WeightsError
+from colorizekit.checkpoint import WeightsError, weights_by_model
 from colorizekit.colorize import Colorizer
-from colorizekit.imageio import load_image, save_image, to_uint8
+from colorizekit.imageio import load_image, save_image
 from colorizekit.models import list_models
 from colorizekit.report import image_grid
 
@@ -38,15 +39,18 @@ def demo_images() -> list[Path]:
 
 
 def run_demo(out_dir: str | os.PathLike = "demo", models: list[str] | None = None,
-             weights: dict[str, str | os.PathLike] | None = None, size: int = 256,
+             weights: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike] | None = None, size: int = 256,
              device: str | None = None) -> DemoResult:
-    """Colorize the built-in photos with each model in `models` (default: all) that has weights
-    (shipped, or given in `weights` by model name) and write, per model, `<model>/<photo>.png` and
-    `demo_<model>.png`, a grid of grayscale | colorized | original. Models without weights are
-    listed in `unavailable`, with the reason."""
+    """Colorize the built-in photos with each model in `models` that has weights and write, per model,
+    `<model>/<photo>.png` and `demo_<model>.png`, a grid of grayscale | colorized | original.
+
+    weights: files to use instead of the shipped ones: {model: file}, or a list of files (their model
+        read from each) or "NAME=FILE" items, as `checkpoint.weights_by_model` reads them.
+    models: default: the models `weights` names, or every model when it names none.
+    Models without weights are listed in `unavailable`, with the reason."""
     out_dir = Path(out_dir)
-    weights = dict(weights or {})
-    names = models or list_models()
+    weights = weights_by_model(weights)
+    names = models or sorted(weights) or list_models()
     photos = [load_image(p) for p in demo_images()]
     result = DemoResult()
     for name in names:
@@ -62,8 +66,7 @@ def run_demo(out_dir: str | os.PathLike = "demo", models: list[str] | None = Non
             save_image(path, rgb)
             result.outputs[name].append(path)
         rows = [[np.repeat(p.gray[..., None], 3, axis=2), rgb, p.rgb] for p, rgb in zip(photos, colorized)]
-        grid = image_grid([[to_uint8(im) for im in row] for row in rows],
-                          col_titles=["grayscale input", f"colorized: {name}", "original"])
+        grid = image_grid(rows, col_titles=["grayscale input", f"colorized: {name}", "original"])
         grid_path = out_dir / f"demo_{name}.png"
         with atomic_path(grid_path) as tmp:
             grid.save(tmp)

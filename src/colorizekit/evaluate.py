@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +32,7 @@ import torch
 from PIL import Image
 
 from colorizekit import color, metrics
+from colorizekit.checkpoint import weights_by_model
 from colorizekit.imageio import to_uint8
 from colorizekit.report import caption, format_value, image_grid, metric_table, thumbnail
 
@@ -510,16 +511,20 @@ class Comparison:
 
 
 def compare(source: str | os.PathLike | Sequence[str | os.PathLike], models: Sequence[str], *,
-            weights: Mapping[str, str | os.PathLike] | None = None, size: int = 256, protocol: str = "full",
+            weights: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike] | None = None, size: int = 256,
+            protocol: str = "full",
             batch_size: int = 4, device: str | torch.device | None = None, limit: int | None = None,
             progress: bool | None = None, preview_height: int | None = PREVIEW_HEIGHT) -> Comparison:
-    """`evaluate` each model on the same photos. `weights` maps model names to weights files (a model
-    without one uses its shipped weights). Raises ValueError for an empty or repeated model list."""
+    """`evaluate` each model on the same photos.
+
+    weights: {model: file}, or a list of files (their model read from each) or "NAME=FILE" items, as
+        `checkpoint.weights_by_model` reads them; a model without one uses its shipped weights.
+    Raises ValueError for an empty or repeated model list, or weights for a model not compared."""
     if not models:
         raise ValueError("compare needs at least one model")
     if len(set(models)) != len(models):
         raise ValueError(f"a model is named twice in {list(models)}")
-    weights = dict(weights or {})
+    weights = weights_by_model(weights)
     unknown = set(weights) - set(models)
     if unknown:
         raise ValueError(f"weights given for {sorted(unknown)}, which are not among the models {list(models)}")

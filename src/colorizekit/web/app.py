@@ -114,7 +114,7 @@ def create_app(settings: ServeSettings, *, colorizer_factory: ColorizerFactory |
     """The FastAPI app for `settings`.
 
     Reads every `settings.weights` file to learn its model (WeightsError on a bad file).
-    `colorizer_factory(model, weights_or_None, size)` builds colorizers (tests pass a fake one);
+    `colorizer_factory(model, weights_file, size)` builds colorizers (tests pass a fake one);
     the default builds `colorizekit.colorize.Colorizer`s.
     """
     models = find_models(settings)

@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import numpy as np
 from fastapi import HTTPException
 
+from colorizekit.checkpoint import WeightsError
 from colorizekit.imageio import (
     ImageError,
     ImageErrorKind,
@@ -59,8 +60,8 @@ class ColorizerLike(Protocol):
         ...
 
 
-ColorizerFactory = Callable[[str, "Path | None", int], ColorizerLike]
-"""(model name, weights file or None for the shipped weights, working size) -> a colorizer."""
+ColorizerFactory = Callable[[str, Path, int], ColorizerLike]
+"""(model name, weights file, working size) -> a colorizer."""
 
 
 @dataclass(frozen=True)
@@ -257,14 +258,14 @@ class ColorizeService:
             return self._colorizers[key]
         while len(self._colorizers) >= self.settings.max_loaded:
             self._colorizers.popitem(last=False)
-        colorizer = self.factory(model, self.models[model].weights, size)
+        weights = self.models[model].weights
+        assert weights is not None, "requests for models without weights are refused before they are queued"
+        colorizer = self.factory(model, weights, size)
         self._colorizers[key] = colorizer
         return colorizer
 
     def _run_batch(self, batch: list[_Job]) -> list[_Result | BaseException]:
         """Decode, colorize (grouped by model and size) and encode; one job's failure spares the rest."""
-        from colorizekit.checkpoint import WeightsError
-
         outcomes: list[_Result | BaseException | None] = [None] * len(batch)
         groups: dict[tuple[str, int], list[tuple[int, Any]]] = {}
         for i, job in enumerate(batch):
@@ -315,7 +316,7 @@ def _rename(message: str, name: str) -> str:
 def default_colorizer_factory(settings: ServeSettings) -> ColorizerFactory:
     """Builds `colorizekit.colorize.Colorizer`s on `settings.device` with `settings.batch_size`."""
 
-    def make(model: str, weights: Path | None, size: int) -> ColorizerLike:
+    def make(model: str, weights: Path, size: int) -> ColorizerLike:
         from colorizekit.colorize import Colorizer
 
         return Colorizer(model=model, weights=weights, device=settings.device, size=size,

@@ -49,7 +49,7 @@ class ModelEntry:
     color_mode: str  # "rgb" or "lab"
     description: str  # one line
     size_multiple: int  # smallest working size
-    weights: Path | None  # file to load, or None (shipped weights when `source` is "shipped")
+    weights: Path | None  # file to load, or None when the model has no weights
     source: str | None  # "file" (--weights), "shipped" (inside the package) or None (no weights)
 
     @property
@@ -66,24 +66,20 @@ class ModelEntry:
 
 
 def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
-    """All registered models, with the weights each would use: a `--weights` file, else shipped weights."""
-    from colorizekit.checkpoint import WeightsError, default_weights_path, weights_model_name
+    """All registered models, with the weights each would use: a `--weights` file, else shipped weights.
+    WeightsError (a ValueError) naming a file that cannot be read or is the second for one model."""
+    from colorizekit.checkpoint import WeightsError, resolve_weights, weights_by_model
     from colorizekit.models import get_model_info, list_models
 
-    given: dict[str, Path] = {}
-    for path in settings.weights:
-        name = weights_model_name(path)  # WeightsError (a ValueError) naming the file
-        if name in given:
-            raise WeightsError(f"{path}: a second weights file for model {name!r} (the first is {given[name]})")
-        given[name] = Path(path)
+    given = weights_by_model(settings.weights)
     entries = {}
     for name in list_models():
+        weights, source = given.get(name), "file" if name in given else None
+        if weights is None:
+            try:
+                weights, source = resolve_weights(name, None)[1], "shipped"
+            except WeightsError:
+                pass
         info = get_model_info(name)
-        if name in given:
-            weights, source = given[name], "file"
-        elif default_weights_path(name) is not None:
-            weights, source = None, "shipped"
-        else:
-            weights, source = None, None
         entries[name] = ModelEntry(name, info.color_mode, info.description, info.size_multiple, weights, source)
     return entries
