@@ -4,7 +4,7 @@ Runs the `colorizekit colorize` code path in this process and prints the peak re
 (`ru_maxrss`) before and after, so the figure is what colorizing itself added. Randomly initialised
 weights are used unless `--weights` is given (memory and time do not depend on weight values).
 
-    python benchmarks/colorize_memory.py --model jkspnet-lab --width 6000 --height 4000
+    python benchmarks/colorize_memory.py --model unet-rgb --width 6000 --height 4000
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from PIL import Image
 
 from colorizekit.checkpoint import export_weights
 from colorizekit.colorize import Colorizer, colorize_files
+from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE
 from colorizekit.models import create_model
 
 
@@ -30,11 +31,11 @@ def peak_rss_mib() -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--model", default="jkspnet-lab")
+    ap.add_argument("--model", default=DEFAULT_MODEL, help=f"model (default {DEFAULT_MODEL})")
     ap.add_argument("--weights", help="weights file (default: random weights; timing and memory only)")
     ap.add_argument("--width", type=int, default=6000)
     ap.add_argument("--height", type=int, default=4000)
-    ap.add_argument("--size", type=int, default=256)
+    ap.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"working size (default {DEFAULT_SIZE})")
     ap.add_argument("--format", default="jpg", choices=["jpg", "png", "tiff"], help="input and output format")
     args = ap.parse_args()
 

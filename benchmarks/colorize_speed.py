@@ -5,7 +5,7 @@ For each model, N grayscale JPEG photos of 1024 x 768 are colorized from files t
 the weights' values, so without `--weights` randomly initialised weights are used (the colours are
 meaningless; only time is measured). On a GPU the photos are batched and photos/s is reported.
 
-    python benchmarks/colorize_speed.py                       # CPU, both models, size 256
+    python benchmarks/colorize_speed.py                       # CPU, every model, the default working size
     python benchmarks/colorize_speed.py --device cuda --photos 64 --batch-size 16
 """
 
@@ -21,8 +21,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorizekit.checkpoint import export_weights, weights_model_name
+from colorizekit.checkpoint import export_weights, weights_by_model
 from colorizekit.colorize import Colorizer, colorize_files
+from colorizekit.defaults import DEFAULT_SIZE, resolve_device
 from colorizekit.models import create_model, list_models
 
 
@@ -39,7 +40,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(list_models()), help="comma-separated model names")
     ap.add_argument("--weights", action="append", default=[], help="weights file(s); default: random weights")
-    ap.add_argument("--size", type=int, default=256, help="working size (default 256)")
+    ap.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"working size (default {DEFAULT_SIZE})")
     ap.add_argument("--photos", type=int, default=6, help="photos per model (default 6)")
     ap.add_argument("--batch-size", type=int, default=1, help="photos predicted together (default 1)")
     ap.add_argument("--width", type=int, default=1024)
@@ -49,8 +50,8 @@ def main() -> None:
                     help="network precision (default auto: bf16 where the hardware runs it natively)")
     args = ap.parse_args()
 
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    given = {weights_model_name(w): w for w in args.weights}
+    device = resolve_device(args.device)
+    given = weights_by_model(args.weights)
     print(f"device: {torch.cuda.get_device_name(device) if device.type == 'cuda' else platform.processor() or 'cpu'}"
           f" ({torch.get_num_threads()} CPU threads); torch {torch.__version__}")
     print(f"{args.photos} photos of {args.width} x {args.height}, working size {args.size}, batch {args.batch_size}")

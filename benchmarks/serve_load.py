@@ -34,6 +34,8 @@ import httpx
 import numpy as np
 from PIL import Image
 
+from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -135,9 +137,10 @@ def main() -> int:
     ap.add_argument("--concurrency", type=int, default=8, help="uploads in flight at once (default 8)")
     ap.add_argument("--width", type=int, default=640)
     ap.add_argument("--height", type=int, default=480)
-    ap.add_argument("--model", default="jkspnet-lab", help="model to request (default jkspnet-lab)")
+    ap.add_argument("--model", default=DEFAULT_MODEL, help=f"model to request (default {DEFAULT_MODEL})")
     ap.add_argument("--weights", action="append", default=[], help="weights file(s) for the started server")
-    ap.add_argument("--size", type=int, default=256, help="started server's working size (default 256)")
+    ap.add_argument("--size", type=int, default=DEFAULT_SIZE,
+                    help=f"started server's working size (default {DEFAULT_SIZE})")
     ap.add_argument("--queue-size", type=int, default=16, help="started server's queue size (default 16)")
     ap.add_argument("--batch-size", type=int, default=4, help="started server's batch size (default 4)")
     ap.add_argument("--device", help="started server's device (default: cuda when present)")

@@ -11,6 +11,9 @@ import sys
 from collections.abc import Sequence
 
 from colorizekit import __version__
+from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE
+
+_MODEL_HELP = f"model name (default: the weights file's model, else {DEFAULT_MODEL})"
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -32,11 +35,11 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                                    "never overwritten.")
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files, folders or glob patterns")
     p.add_argument("-o", "--out", default="colorized", help="output folder (default: colorized/)")
-    p.add_argument("--model", help="model name (default: the weights file's model, else jkspnet-lab)")
+    p.add_argument("--model", help=_MODEL_HELP)
     p.add_argument("--weights", help="model.safetensors from `colorizekit train`, or a training checkpoint "
                                      "(default: the weights shipped with colorizekit)")
-    p.add_argument("--size", type=int, default=256, help="working size: short side at which colour is predicted "
-                                                          "(default: 256)")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE,
+                   help=f"working size: short side at which colour is predicted (default: {DEFAULT_SIZE})")
     p.add_argument("--format", choices=OUTPUT_NAMES,
                    help="output format (default: the input's; BMP and GIF give PNG)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100 (default: 95)")
@@ -78,7 +81,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", action="append", default=[], metavar="[NAME=]FILE",
                    help="weights file to use instead of the shipped ones (repeatable; a bare FILE is used for the "
                         "model it is for; default models: those given weights, else all)")
-    p.add_argument("--size", type=int, default=256, help="working size (default: 256)")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"working size (default: {DEFAULT_SIZE})")
     p.add_argument("--device", help="cpu, cuda, ... (default: cuda when present)")
     p.set_defaults(func=_run_demo)
 
@@ -118,10 +121,12 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                                    "machine only unless --host says otherwise; there is no authentication.")
     p.add_argument("--host", default="127.0.0.1", help="interface to listen on (default: 127.0.0.1, loopback only)")
     p.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000)")
-    p.add_argument("--model", default="jkspnet-lab", help="model used when a request names none (default: jkspnet-lab)")
+    p.add_argument("--model", default=DEFAULT_MODEL,
+                   help=f"model used when a request names none (default: {DEFAULT_MODEL})")
     p.add_argument("--weights", action="append", default=[], metavar="FILE",
                    help="weights file (repeatable; its model is read from the file; default: the shipped weights)")
-    p.add_argument("--size", type=int, default=256, help="working size used when a request names none (default: 256)")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE,
+                   help=f"working size used when a request names none (default: {DEFAULT_SIZE})")
     p.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_BYTES / 1e6,
                    help=f"largest accepted file in MB (default: {DEFAULT_MAX_UPLOAD_BYTES / 1e6:g})")
     p.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_UPLOAD_PIXELS / 1e6,
@@ -166,9 +171,10 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                                    "worst_best.png to the report folder.")
     p.add_argument("source", metavar="DIR", help="folder of colour photos (searched recursively), a file or a glob")
     p.add_argument("-o", "--out", default="evaluation", help="report folder (default: evaluation/)")
-    p.add_argument("--model", help="model name (default: the weights file's model, else jkspnet-lab)")
+    p.add_argument("--model", help=_MODEL_HELP)
     p.add_argument("--weights", help="model.safetensors or training checkpoint (default: the shipped weights)")
-    p.add_argument("--size", type=int, default=256, help="working size for --protocol full (default: 256)")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE,
+                   help=f"working size for --protocol full (default: {DEFAULT_SIZE})")
     p.add_argument("--protocol", choices=["full", "design"], default="full",
                    help="full: each photo at its own resolution; design: 128 x 128 as the design's test "
                         "(default: full)")
@@ -210,7 +216,8 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
                    help="weights for a model (repeatable); a bare FILE is used for the model it is for "
                         "(default: the shipped weights)")
     p.add_argument("-o", "--out", default="comparison.png", help="output picture (default: comparison.png)")
-    p.add_argument("--size", type=int, default=256, help="working size for --protocol full (default: 256)")
+    p.add_argument("--size", type=int, default=DEFAULT_SIZE,
+                   help=f"working size for --protocol full (default: {DEFAULT_SIZE})")
     p.add_argument("--protocol", choices=["full", "design"], default="full", help="as for evaluate (default: full)")
     p.add_argument("--limit", type=int, help="use only the first N photos")
     p.add_argument("--cell-height", type=int, default=192, help="picture height in the grid, pixels (default: 192)")

@@ -17,6 +17,7 @@ import numpy as np
 from colorizekit.atomic import atomic_path
 from colorizekit.checkpoint import WeightsError, weights_by_model
 from colorizekit.colorize import Colorizer
+from colorizekit.defaults import DEFAULT_SIZE
 from colorizekit.imageio import load_image, save_image
 from colorizekit.models import list_models
 from colorizekit.report import image_grid
@@ -39,7 +40,8 @@ def demo_images() -> list[Path]:
 
 
 def run_demo(out_dir: str | os.PathLike = "demo", models: list[str] | None = None,
-             weights: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike] | None = None, size: int = 256,
+             weights: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike] | None = None,
+             size: int = DEFAULT_SIZE,
              device: str | None = None) -> DemoResult:
     """Colorize the built-in photos with each model in `models` that has weights and write, per model,
     `<model>/<photo>.png` and `demo_<model>.png`, a grid of grayscale | colorized | original.

@@ -33,6 +33,7 @@ from PIL import Image
 
 from colorizekit import color, metrics
 from colorizekit.checkpoint import weights_by_model
+from colorizekit.defaults import DEFAULT_SIZE
 from colorizekit.imageio import to_uint8
 from colorizekit.report import caption, format_value, image_grid, metric_table, thumbnail
 
@@ -294,7 +295,7 @@ def summarize_rows(rows: Sequence[MetricValues]) -> SetSummary:
 
 
 def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str | None = None, *,
-             weights: str | os.PathLike | None = None, size: int = 256, protocol: str = "full",
+             weights: str | os.PathLike | None = None, size: int = DEFAULT_SIZE, protocol: str = "full",
              batch_size: int = 4, device: str | torch.device | None = None, limit: int | None = None,
              perceptual_weights: str | os.PathLike | None = None, progress: bool | None = None,
              preview_height: int | None = PREVIEW_HEIGHT, colorizer=None) -> EvaluationResult:
@@ -511,9 +512,9 @@ class Comparison:
 
 
 def compare(source: str | os.PathLike | Sequence[str | os.PathLike], models: Sequence[str], *,
-            weights: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike] | None = None, size: int = 256,
-            protocol: str = "full",
-            batch_size: int = 4, device: str | torch.device | None = None, limit: int | None = None,
+            weights: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike] | None = None,
+            size: int = DEFAULT_SIZE, protocol: str = "full", batch_size: int = 4,
+            device: str | torch.device | None = None, limit: int | None = None,
             progress: bool | None = None, preview_height: int | None = PREVIEW_HEIGHT) -> Comparison:
     """`evaluate` each model on the same photos.
 

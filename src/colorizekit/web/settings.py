@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE
+
 DEFAULT_MAX_UPLOAD_BYTES = 25_000_000  # largest file a request may upload: 25 MB (decimal megabytes throughout)
 DEFAULT_MAX_UPLOAD_PIXELS = 40_000_000  # largest image (width x height) a request may upload: 40 megapixels
 
@@ -15,9 +17,9 @@ class ServeSettings:
 
     host: str = "127.0.0.1"  # interface to listen on; loopback only unless told otherwise
     port: int = 8000  # TCP port
-    model: str = "jkspnet-lab"  # model used when a request names none
+    model: str = DEFAULT_MODEL  # model used when a request names none
     weights: tuple[Path, ...] = ()  # weights files; the model each is for is read from the file
-    size: int = 256  # working size (short side) used when a request names none
+    size: int = DEFAULT_SIZE  # working size (short side) used when a request names none
     max_size: int = 1024  # largest working size a request may ask for
     batch_size: int = 4  # most requests colorized together
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # largest accepted file, bytes (413 above)
