@@ -172,12 +172,13 @@ def test_compare_draws_one_row_per_photo(photo_dir, make_weights, tmp_path):
 def test_cli_evaluate(photo_dir, make_weights, tmp_path, capsys):
     out = tmp_path / "report"
     code = main(["evaluate", str(photo_dir / "sub"), "--weights", str(make_weights("jkspnet-lab")), "--size", "32",
-                 "-o", str(out), "--perceptual-weights", str(tmp_path)])
+                 "-o", str(out)])
     assert code == 0
     captured = capsys.readouterr()
-    assert "| metric" in captured.out and "not supported yet" in captured.err
+    assert "| metric" in captured.out
     summary = _strict_json(out / "summary.json")
-    assert summary["images"] == 1 and any("not supported yet" in n for n in summary["notes"])
+    assert summary["images"] == 1 and set(summary["not_computed"]) == {"dists", "lpips", "fid"}
+    assert all(summary["not_computed"].values())  # each with its reason
     assert {p.name for p in out.iterdir()} == {"per_image.csv", "summary.json", "summary.md", "worst_best.png"}
 
 

@@ -182,19 +182,14 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
     p.add_argument("--limit", type=int, help="evaluate only the first N photos")
     p.add_argument("--grid-count", type=int, default=3, help="worst and best photos shown in worst_best.png (default: 3)")
-    p.add_argument("--perceptual-weights", metavar="DIR",
-                   help="pretrained weights for DISTS/LPIPS/FID (not supported yet: they are reported as not computed)")
     p.set_defaults(func=_run_evaluate)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from colorizekit.evaluate import PERCEPTUAL_WEIGHTS_NOTE, evaluate, failed_lines, write_report
+    from colorizekit.evaluate import evaluate, failed_lines, write_report
 
-    if args.perceptual_weights is not None:
-        print(f"note: {PERCEPTUAL_WEIGHTS_NOTE}", file=sys.stderr)
     result = evaluate(args.source, args.model, weights=args.weights, size=args.size, protocol=args.protocol,
-                      batch_size=args.batch_size, device=args.device, limit=args.limit,
-                      perceptual_weights=args.perceptual_weights)
+                      batch_size=args.batch_size, device=args.device, limit=args.limit)
     for line in failed_lines(result):
         print(line, file=sys.stderr)
     if not result.images:

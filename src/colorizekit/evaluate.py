@@ -45,8 +45,6 @@ _METRIC_PIXELS = 500_000  # photos scored together up to this many pixels (large
 CSV_COLUMNS = ("image", "width", "height", "eval_width", "eval_height", "row", *metrics.METRIC_NAMES)
 PSNR_NOTE = ("PSNR is +inf for an exact match; set means are taken over the finite values and the "
              "number of infinite ones is given in psnr_infinite.")
-PERCEPTUAL_WEIGHTS_NOTE = ("--perceptual-weights was given, but loading user-supplied DISTS/LPIPS/FID weights "
-                           "is not supported yet; those metrics were not computed.")
 
 
 @dataclass(frozen=True)
@@ -297,8 +295,7 @@ def summarize_rows(rows: Sequence[MetricValues]) -> SetSummary:
 def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str | None = None, *,
              weights: str | os.PathLike | None = None, size: int = DEFAULT_SIZE, protocol: str = "full",
              batch_size: int = 4, device: str | torch.device | None = None, limit: int | None = None,
-             perceptual_weights: str | os.PathLike | None = None, progress: bool | None = None,
-             preview_height: int | None = PREVIEW_HEIGHT, colorizer=None) -> EvaluationResult:
+             progress: bool | None = None, preview_height: int | None = PREVIEW_HEIGHT, colorizer=None) -> EvaluationResult:
     """Colorize the grayscale version of each colour photo in `source` and compare it with the photo.
 
     source: a folder (searched recursively), a file, a glob, or a list of them.
@@ -306,7 +303,6 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
         ready `colorizer`, which then wins); weights=None uses the shipped weights.
     protocol: "full" (each photo at its own resolution) or "design" (128 x 128, as the design's test).
     limit: evaluate only the first `limit` photos (in sorted order).
-    perceptual_weights: accepted for DISTS/LPIPS/FID but not supported yet: a note says so.
     preview_height: keep thumbnails this high for report grids (None: keep none).
 
     Photos that cannot be read, or that have no colour, are listed in `failed` and skipped.
@@ -330,8 +326,6 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
         notes.append(f"design protocol: originals squashed to {DESIGN_SIZE} x {DESIGN_SIZE} (PIL bicubic); "
                      "--size does not apply.")
     not_computed = dict(metrics.NOT_COMPUTED)
-    if perceptual_weights is not None:
-        notes.append(PERCEPTUAL_WEIGHTS_NOTE)
 
     show = progress if progress is not None else len(found) > 3
     bar = tqdm(total=len(found), unit="photo", disable=not show, desc=f"evaluating {colorizer.model_name}")
