@@ -170,6 +170,18 @@ def test_colour_input_reduced_to_luminance_and_told_once(tmp_path, colorizer):
     assert len([w for w in record if "luminance" in str(w.message)]) == 1
 
 
+@pytest.mark.parametrize("how", ["call", "colorize_files"])
+def test_colour_warning_names_the_callers_file_not_colorizekits(tmp_path, make_weights, how):
+    Image.fromarray(synthetic_rgb()).save(tmp_path / "c.png")
+    colorizer = Colorizer(weights=make_weights("jkspnet-lab"), device="cpu", size=32)
+    with pytest.warns(UserWarning, match="only its luminance is used") as record:
+        if how == "call":
+            colorizer(tmp_path / "c.png")
+        else:
+            colorize_files(colorizer, [tmp_path / "c.png"], tmp_path / "out")
+    assert [w.filename for w in record if "luminance" in str(w.message)] == [__file__]
+
+
 def test_missing_weights_message():
     with pytest.raises(WeightsError, match="no trained weights ship with colorizekit for model 'unet-rgb'") as info:
         Colorizer(model="unet-rgb")

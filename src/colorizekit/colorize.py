@@ -10,6 +10,7 @@ colours outside the sRGB gamut are clipped.
 from __future__ import annotations
 
 import os
+import sys
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from colorizekit.imageio import (
 from colorizekit.models import get_model_info
 
 _STRIP_ROWS = 512  # rows joined and converted at a time, to bound memory on very large photos
+_PACKAGE_DIR = os.path.realpath(os.path.dirname(__file__)) + os.sep  # colorizekit's own files: .../colorizekit/
 
 ImageInput = Image.Image | np.ndarray | str | os.PathLike | bytes
 
@@ -133,7 +135,7 @@ class Colorizer:
             self._told_about_colour = True
             first = next(im.name for im in images if im.is_color)
             warnings.warn(f"{first}: a colour photo; only its luminance is used (reported once)", UserWarning,
-                          stacklevel=2)
+                          stacklevel=_outside_stacklevel())
         return self.colorize_gray([im.gray for im in images])
 
     def __call__(self, image: ImageInput) -> Image.Image:
@@ -150,6 +152,16 @@ class Colorizer:
         if a.shape[0] < 1 or a.shape[1] < 1:
             raise ValueError(f"gray image {index}: image has no pixels ({a.shape[1]} x {a.shape[0]})")
         return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def _outside_stacklevel() -> int:
+    """The `stacklevel` at which a warning raised by the function calling this names the first caller
+    outside colorizekit (the user's script, not colorizekit's own lines), however deep the call came from.
+    (Python 3.12's `warnings.warn(skip_file_prefixes=...)` does this; colorizekit supports 3.11.)"""
+    frame, level = sys._getframe(1), 1
+    while frame.f_back is not None and os.path.realpath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _resize(x: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
