@@ -74,9 +74,27 @@ def _sq_distances(ab: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
     return diff.square().sum(dim=2)
 
 
+@functools.lru_cache(maxsize=1)
+def _cell_table() -> torch.Tensor:
+    """Bin index of each grid cell over [-AB_LIMIT, AB_LIMIT]^2, -1 where no bin is (cells x cells)."""
+    cells = int(round(2 * AB_LIMIT / GRID)) + 1
+    table = torch.full((cells, cells), -1, dtype=torch.int64)
+    idx = torch.round((_bins_cpu() + AB_LIMIT) / GRID).to(torch.int64)
+    table[idx[:, 0], idx[:, 1]] = torch.arange(len(idx))
+    return table
+
+
 def nearest_bin(ab: torch.Tensor) -> torch.Tensor:
-    """The index (N, H, W) of the bin nearest each pixel of ab (N, 2, H, W)."""
-    return _sq_distances(ab, ab_bins(ab.device)).argmin(dim=1)
+    """The index (N, H, W) of the bin nearest each pixel of ab (N, 2, H, W): a table look-up of the
+    pixel's grid cell, and a search over all bins only for pixels whose cell has no bin."""
+    table = _cell_table().to(ab.device)
+    cell = torch.round((ab.float() + AB_LIMIT) / GRID).to(torch.int64).clamp_(0, table.shape[0] - 1)
+    index = table[cell[:, 0], cell[:, 1]]  # (N, H, W)
+    outside = index < 0
+    if outside.any():
+        pixels = ab.permute(0, 2, 3, 1)[outside].float()  # (P, 2)
+        index[outside] = torch.cdist(pixels, ab_bins(ab.device)).argmin(dim=1)
+    return index
 
 
 def soft_encode(ab: torch.Tensor, neighbours: int = SOFT_NEIGHBOURS, sigma: float = SOFT_SIGMA) -> torch.Tensor:
