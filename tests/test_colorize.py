@@ -127,6 +127,22 @@ def test_folder_with_corrupt_file(tmp_path, make_weights, capsys):
     assert len([line for line in captured.err.splitlines() if "broken.jpg" in line]) == 1
 
 
+def test_failed_lines_do_not_land_on_the_progress_bar(tmp_path, make_weights, capsys):
+    src = tmp_path / "photos"
+    src.mkdir()
+    for i in range(4):
+        _gray_file(src / f"{i}.png", 24, 32, seed=i)
+    (src / "2.png").write_bytes((src / "2.png").read_bytes()[:60])  # truncated, met while the bar is drawn
+    Image.fromarray(synthetic_rgb(24, 32)).save(src / "4.png")  # a colour photo: a note, also while drawn
+    rc = main(["colorize", str(src), "-o", str(tmp_path / "out"), "--weights", str(make_weights()), "--size", "32"])
+    assert rc == 1
+    err = capsys.readouterr().err
+    assert "colorizing" in err  # the bar was drawn
+    for text in ("failed: ", "note: "):
+        lines = [line for line in err.split("\n") if text in line]
+        assert lines and all(line.split("\r")[-1].startswith(text) for line in lines), lines
+
+
 def test_inputs_never_overwritten(tmp_path, make_weights, capsys):
     src = _gray_file(tmp_path / "a.png")
     before = src.read_bytes()

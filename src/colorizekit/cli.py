@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 
 from colorizekit import __version__
-from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE
+from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE, PRECISIONS
 
 _MODEL_HELP = f"model name (default: the weights file's model, else {DEFAULT_MODEL})"
 
@@ -47,7 +47,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--side-by-side", action="store_true", help="also write <name>_side_by_side: grayscale | colour")
     p.add_argument("--batch-size", type=int, default=4, help="photos predicted together (default: 4)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
-    p.add_argument("--precision", choices=["auto", "bf16", "fp32"], default="auto",
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="network precision; auto = bf16 where the GPU/CPU runs it natively, else fp32")
     p.set_defaults(func=_run_colorize)
 
@@ -55,16 +55,19 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
 def _run_colorize(args: argparse.Namespace) -> int:
     import warnings
 
+    from tqdm import tqdm
+
     from colorizekit.colorize import Colorizer, colorize_files
 
     if not 1 <= args.quality <= 100:
         raise ValueError(f"--quality must be between 1 and 100, got {args.quality}")
-    warnings.formatwarning = lambda message, *a, **k: f"note: {message}\n"
     colorizer = Colorizer(model=args.model, weights=args.weights, device=args.device, size=args.size,
                           batch_size=args.batch_size, precision=args.precision)
-    report = colorize_files(colorizer, args.inputs, args.out, format=args.format, quality=args.quality,
-                            overwrite=args.overwrite, side_by_side_too=args.side_by_side,
-                            on_error=lambda source, reason: print(f"failed: {reason}", file=sys.stderr))
+    with warnings.catch_warnings():  # notes get a line of their own, above the progress bar
+        warnings.showwarning = lambda message, *a, **k: tqdm.write(f"note: {message}", file=sys.stderr)
+        report = colorize_files(colorizer, args.inputs, args.out, format=args.format, quality=args.quality,
+                                overwrite=args.overwrite, side_by_side_too=args.side_by_side,
+                                on_error=lambda source, reason: print(f"failed: {reason}", file=sys.stderr))
     if report.skipped:
         print(f"{len(report.skipped)} existing output(s) kept; pass --overwrite to replace them", file=sys.stderr)
     print(f"{report.summary()} -> {args.out}")

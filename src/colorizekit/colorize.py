@@ -279,8 +279,9 @@ def colorize_files(colorizer: Colorizer, inputs: Sequence[str | os.PathLike], ou
     """Colorize photos to files in `out_dir`; one bad file is reported and the rest go on.
 
     Outputs keep the input's size, format (unless `format`; BMP and GIF give PNG), EXIF and ICC
-    profile; 16-bit inputs give 16-bit PNG or TIFF. Inputs are never overwritten; existing outputs are skipped unless
-    `overwrite`. `on_error(input, reason)` is called for each failure as it happens.
+    profile; 16-bit inputs give 16-bit PNG or TIFF. Inputs are never overwritten; existing outputs are
+    skipped unless `overwrite`. `on_error(input, reason)` is called for each failure as it happens, with
+    the progress bar cleared (and drawn again after), so that what it prints gets a line of its own.
     """
     from tqdm import tqdm
 
@@ -289,7 +290,8 @@ def colorize_files(colorizer: Colorizer, inputs: Sequence[str | os.PathLike], ou
     def fail(source: str, reason: str) -> None:
         report.failed.append((source, reason))
         if on_error is not None:
-            on_error(source, reason)
+            with tqdm.external_write_mode(file=sys.stderr):
+                on_error(source, reason)
 
     jobs, problems = plan_outputs(inputs, out_dir, format)
     for source, reason in problems:
