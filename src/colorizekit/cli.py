@@ -148,6 +148,7 @@ def _run_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from colorizekit.web import ServeSettings, create_app
+        from colorizekit.web.settings import startup_warnings
     except ImportError as exc:
         raise ValueError(f"needs the serve extras ({exc.name} is not installed): pip install 'colorizekit[serve]'") from None
     settings = ServeSettings(host=args.host, port=args.port, model=args.model, weights=tuple(args.weights),
@@ -156,6 +157,8 @@ def _run_serve(args: argparse.Namespace) -> int:
                              max_pixels=int(args.max_megapixels * 1e6), queue_size=args.queue_size,
                              device=args.device)
     app = create_app(settings)
+    for line in startup_warnings(settings, app.state.models):
+        print(f"warning: {line}", file=sys.stderr)
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"warning: listening on {args.host}: other machines can reach this server, which has no "
               "authentication", file=sys.stderr)

@@ -447,6 +447,25 @@ def test_cli_serve_builds_the_app_on_loopback(monkeypatch, weights_file):
     assert settings.weights == (weights_file,)
 
 
+def test_cli_serve_says_when_no_model_has_weights(monkeypatch, capsys, tmp_path):
+    import uvicorn
+
+    from colorizekit.checkpoint import export_weights
+    from colorizekit.cli import main
+    from colorizekit.models import create_model
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
+    assert main(["serve"]) == 0
+    assert "warning: no model has weights" in capsys.readouterr().err
+    unet = tmp_path / "unet.safetensors"
+    export_weights(unet, "unet-rgb", create_model("unet-rgb").state_dict())
+    assert main(["serve", "--weights", str(unet)]) == 0
+    err = capsys.readouterr().err
+    assert "the default model 'jkspnet-lab' has no weights" in err and "unet-rgb" in err
+    assert main(["serve", "--weights", str(unet), "--model", "unet-rgb"]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
 def test_cli_serve_reports_a_bad_weights_file(tmp_path, capsys):
     from colorizekit.cli import main
 

@@ -131,6 +131,7 @@ def create_app(settings: ServeSettings, *, colorizer_factory: ColorizerFactory |
     app = FastAPI(title="colorizekit", version=__version__, lifespan=lifespan,
                   description="Colorize grayscale photos at their full resolution.")
     app.state.settings = settings
+    app.state.models = models
     app.state.service = service
     app.add_middleware(_SecurityHeaders)
 

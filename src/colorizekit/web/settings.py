@@ -1,4 +1,5 @@
-"""What `colorizekit serve` is told (`ServeSettings`), and the models it can serve with which weights."""
+"""What `colorizekit serve` is told (`ServeSettings`), the models it can serve with which weights, and
+what to warn about at start-up."""
 
 from __future__ import annotations
 
@@ -85,3 +86,16 @@ def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
         info = get_model_info(name)
         entries[name] = ModelEntry(name, info.color_mode, info.description, info.size_multiple, weights, source)
     return entries
+
+
+def startup_warnings(settings: ServeSettings, models: dict[str, ModelEntry]) -> list[str]:
+    """One line for each reason requests will be refused whatever they send: no model has weights, or
+    the default model (what the page and requests naming no model use) has none."""
+    if not any(m.available for m in models.values()):
+        return ["no model has weights, so every photo will be refused (503); start the server with "
+                "--weights FILE (a model.safetensors written by `colorizekit train`)"]
+    if not models[settings.model].available:
+        others = [m.name for m in models.values() if m.available]
+        return [f"the default model {settings.model!r} has no weights, so requests that name no model will be "
+                f"refused (503); choose another with --model (with weights: {', '.join(others)})"]
+    return []
