@@ -102,7 +102,7 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 def _run_info(args: argparse.Namespace) -> int:
     from colorizekit.models import create_model, get_model_info, list_models
-    from colorizekit.summary import format_summary, summarize
+    from colorizekit.complexity import format_summary, summarize
 
     if args.model is None:
         for name in list_models():

@@ -4,7 +4,7 @@ import pytest
 
 import colorizekit
 from colorizekit.cli import main
-from colorizekit.summary import format_summary, summarize
+from colorizekit.complexity import format_summary, summarize
 
 DESIGN = {"unet-rgb": ("436.66", 31_042_499), "jkspnet-lab": ("570.51", 17_639_339)}
 
@@ -36,3 +36,13 @@ def test_cli_info_prints_totals(capsys):
 def test_cli_info_unknown_model(capsys):
     assert main(["info", "--model", "nope"]) == 2
     assert "available models" in capsys.readouterr().err
+
+
+def test_one_photo_goes_through_the_model_whatever_the_batch():
+    model = colorizekit.create_model("unet-rgb")
+    seen = []
+    model.register_forward_pre_hook(lambda module, inputs: seen.append(tuple(inputs[0].shape)))
+    s = summarize(model, (32, 1, 64, 64))
+    assert seen == [(1, 1, 64, 64)]  # 32 x less work than the batch: `colorizekit info` answers at once
+    assert s.input_shape == (32, 1, 64, 64) and s.rows[-1].output_shape[0] == 32
+    assert s.mult_adds == 32 * summarize(model, (1, 1, 64, 64)).mult_adds

@@ -1,10 +1,14 @@
-"""Layer tables and mult-add counts, in the layout of the design documents' torchinfo summaries.
+"""A model's complexity for `colorizekit info`: its layer table, parameter count and mult-adds, in the
+layout of the design documents' torchinfo summaries.
 
 Mult-adds follow torchinfo's convention, which the design's figures use: for every convolution
 and transposed convolution, (weights + biases) x output positions x batch; for BatchNorm, its
 parameters x batch. Note that for a stride-2 transposed conv this convention counts 4x the
 arithmetic actually done (each *input* position meets the kernel once); `real_macs` below gives
 the arithmetic count used for FLOP-utilisation figures.
+
+The forward pass that finds the layers runs on one photo; shapes and counts are scaled to the batch
+asked for. In eval mode every layer treats the photos of a batch alike, so the figures are exact.
 """
 
 from __future__ import annotations
@@ -43,7 +47,8 @@ def _own_params(module: nn.Module) -> int:
 
 
 def summarize(model: nn.Module, input_shape: tuple[int, int, int, int], model_name: str = "") -> ModelSummary:
-    """Run one forward pass on zeros of `input_shape` (on the model's device) and tabulate it."""
+    """Tabulate the model for a batch of `input_shape` (N, C, H, W): one forward pass on zeros of shape
+    (1, C, H, W), on the model's device, scaled to N photos."""
     calls: list[list] = []  # [module, output shape] per call, in call order (a module may be called twice)
     open_calls: dict[nn.Module, list[int]] = {}
     depth: dict[nn.Module, int] = {}
@@ -80,12 +85,13 @@ def summarize(model: nn.Module, input_shape: tuple[int, int, int, int], model_na
     model.eval()
     try:
         with torch.no_grad():
-            model(torch.zeros(input_shape, device=param.device, dtype=param.dtype))
+            model(torch.zeros((1, *input_shape[1:]), device=param.device, dtype=param.dtype))
     finally:
         model.train(was_training)
         for h in handles:
             h.remove()
 
+    batch = input_shape[0]
     rows = []
     index_at_depth: dict[int, int] = {}
     for m, shape in calls:
@@ -95,7 +101,7 @@ def summarize(model: nn.Module, input_shape: tuple[int, int, int, int], model_na
         rows.append(LayerRow(
             name=f"{type(m).__name__}: {d}-{index_at_depth[d]}",
             depth=d,
-            output_shape=shape,
+            output_shape=(batch, *shape[1:]) if shape else shape,
             params=_own_params(m) if is_leaf and _own_params(m) else None,
         ))
     return ModelSummary(
@@ -104,8 +110,8 @@ def summarize(model: nn.Module, input_shape: tuple[int, int, int, int], model_na
         rows=tuple(rows),
         total_params=sum(p.numel() for p in model.parameters()),
         trainable_params=sum(p.numel() for p in model.parameters() if p.requires_grad),
-        mult_adds=counts["mult_adds"],
-        real_macs=counts["real_macs"],
+        mult_adds=counts["mult_adds"] * batch,
+        real_macs=counts["real_macs"] * batch,
     )
 
 
