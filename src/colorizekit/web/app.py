@@ -147,6 +147,14 @@ def create_app(settings: ServeSettings, *, colorizer_factory: ColorizerFactory |
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
+    _add_api_routes(app, settings, models, service)
+    return app
+
+
+def _add_api_routes(app: FastAPI, settings: ServeSettings, models: dict[str, ModelEntry],
+                    service: ColorizeService) -> None:
+    """`/healthz`, `GET /api/models` and `POST /api/colorize`."""
+
     @app.head("/healthz", include_in_schema=False)
     async def healthz_head() -> Response:
         return Response(status_code=200)
@@ -198,8 +206,6 @@ def create_app(settings: ServeSettings, *, colorizer_factory: ColorizerFactory |
             "X-Colorizekit-Model": model,
             "Cache-Control": "no-store",
         })
-
-    return app
 
 
 def _parse_size(text: str | None, settings: ServeSettings, entry: ModelEntry) -> int:
