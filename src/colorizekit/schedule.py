@@ -2,8 +2,9 @@
 cosine decay to MIN_LR_FRACTION of the base rate).
 
 A cosine schedule spans global steps [start_step, end_step). Over a number of epochs, end_step is known
-at once. Over a time budget, it is estimated once the run has measured its speed (`calibrate`): the
-steps that fit in the budget's remaining time. The schedule is saved in every checkpoint, so a run
+at once. Over a time budget, it is estimated from the speed the run measures (`calibrate`): the
+steps that fit in the budget's remaining time, revised as the run goes (other work on the machine
+changes the speed). The schedule is saved in every checkpoint, so a run
 resumed after a crash continues the same curve; a run resumed after its schedule ended starts a new
 one (a warm restart).
 """
@@ -29,6 +30,7 @@ class Schedule:
     start_step: int = 0  # global step where this schedule began
     end_step: int | None = None  # cosine: global step where it reaches its minimum (None: not yet known)
     warmup: int = WARMUP_STEPS  # cosine: warm-up steps from start_step
+    timed: bool = False  # end_step follows a time budget (revised by `calibrate`)
 
     def __post_init__(self) -> None:
         if self.kind not in SCHEDULES:
@@ -39,12 +41,16 @@ class Schedule:
         """A schedule of `steps` steps from `start_step` (None: length to be calibrated)."""
         warmup = WARMUP_STEPS if steps is None else min(WARMUP_STEPS, max(1, int(steps * WARMUP_SHARE)))
         end = None if steps is None else start_step + max(1, steps)
-        return cls(kind, base_lr, start_step, end, warmup)
+        return cls(kind, base_lr, start_step, end, warmup, timed=steps is None)
 
     def calibrate(self, step: int, steps_per_second: float, seconds_left: float) -> None:
-        """Fix end_step of a time-budgeted cosine so that it ends when the budget does."""
-        if self.end_step is None:
-            self.end_step = max(step + 1, step + int(steps_per_second * max(0.0, seconds_left)))
+        """Set end_step of a time-budgeted cosine so that it ends when the budget does, at the measured
+        speed (called again as the speed changes; the warm-up is fixed by the first estimate)."""
+        if not self.timed or self.finished(step):
+            return
+        first = self.end_step is None
+        self.end_step = max(step + 1, step + int(steps_per_second * max(0.0, seconds_left)))
+        if first:
             self.warmup = min(self.warmup, max(1, int((self.end_step - self.start_step) * WARMUP_SHARE)))
 
     def lr(self, step: int) -> float:

@@ -193,10 +193,8 @@ class _Run(RunSetup):
             raise DataFailure(f"{st.global_skipped} of the {attempted} photos loaded in epoch {st.epoch} could not "
                               f"be read (see the warnings above); training stopped, the last checkpoint "
                               f"{self.last_path} is kept")
-        if self.schedule.end_step is None and self.schedule.kind == "cosine":
-            elapsed_steps = self.global_step - self.schedule.start_step
-            if elapsed_steps >= SYNC_EVERY * 2:
-                self.schedule.calibrate(self.global_step, rate / self.config.batch_size, self._train_seconds_left())
+        if self.global_step - self.schedule.start_step >= SYNC_EVERY * 2 and st.step >= SYNC_EVERY:
+            self.schedule.calibrate(self.global_step, rate / self.config.batch_size, self._train_seconds_left())
         bar.set_postfix(loss=f"{st.global_sum / max(st.global_photos, 1):.5f}", img_s=f"{rate:.1f}")
         if st.step >= steps:
             return "continue"  # the epoch ends here: validation and the epoch's save follow
@@ -223,7 +221,7 @@ class _Run(RunSetup):
     def _end_schedule(self) -> None:
         """A budget ends this invocation's cosine cycle: a resume starts a new one (a warm restart)."""
         if self.schedule.kind == "cosine":
-            self.schedule.end_step = self.global_step
+            self.schedule.end_step, self.schedule.timed = self.global_step, False
 
     def _reduce(self, st: EpochState) -> tuple[float, int, int, bool, bool]:
         """Global (loss sum, photos, skipped, stop asked on any rank, budget spent on any rank)."""
