@@ -10,16 +10,8 @@ from PIL import Image
 
 from colorizekit import color, metrics
 from colorizekit.cli import main
-from colorizekit.evaluate import (
-    ROWS,
-    EvaluationResult,
-    MetricValues,
-    compare,
-    comparison_grid,
-    evaluate,
-    summarize_rows,
-    write_report,
-)
+from colorizekit.evaluate import ROWS, EvaluationResult, MetricValues, compare, evaluate, summarize_rows
+from colorizekit.evaluation_report import comparison_grid, write_report
 from tests.conftest import synthetic_rgb
 
 

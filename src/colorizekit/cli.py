@@ -192,7 +192,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
-    from colorizekit.evaluate import evaluate, failed_lines, write_report
+    from colorizekit.evaluate import evaluate
+    from colorizekit.evaluation_report import failed_lines, write_report
 
     result = evaluate(args.source, args.model, weights=args.weights, size=args.size, protocol=args.protocol,
                       batch_size=args.batch_size, device=args.device, limit=args.limit)
@@ -229,7 +230,8 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
 
 def _run_compare(args: argparse.Namespace) -> int:
     from colorizekit.atomic import atomic_path
-    from colorizekit.evaluate import compare, comparison_grid, failed_lines
+    from colorizekit.evaluate import compare
+    from colorizekit.evaluation_report import comparison_grid, failed_lines
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     comparison = compare(args.source, models, weights=args.weights, size=args.size, protocol=args.protocol,

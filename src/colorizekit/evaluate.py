@@ -1,4 +1,5 @@
-"""Evaluating and comparing colorizers on colour photos: `evaluate`, `write_report`, `compare`.
+"""Evaluating and comparing colorizers on colour photos: `evaluate` and `compare` (what they write is in
+`evaluation_report`).
 
 Each colour photo is turned into grayscale, colorized and compared with its original. The grayscale
 is the original's own CIE L with zero chroma (gray g = `color.l_to_gray(L)`), so under the `full`
@@ -35,7 +36,7 @@ from colorizekit import color, metrics
 from colorizekit.checkpoint import weights_by_model
 from colorizekit.defaults import DEFAULT_SIZE
 from colorizekit.imageio import to_uint8
-from colorizekit.report import caption, format_value, image_grid, metric_table, thumbnail
+from colorizekit.report import metric_table, thumbnail
 
 PROTOCOLS = ("full", "design")
 DESIGN_SIZE = 128  # the design's square test size
@@ -153,16 +154,6 @@ class EvaluationResult:
             },
             "colorizekit_version": __version__,
         }
-
-
-@dataclass(frozen=True)
-class ReportFiles:
-    """Files written by `write_report`."""
-
-    per_image_csv: Path
-    summary_json: Path
-    summary_md: Path
-    grid_png: Path | None  # None when no photo was evaluated
 
 
 def _json_values(values: MetricValues) -> dict[str, float | None]:
@@ -292,10 +283,55 @@ def summarize_rows(rows: Sequence[MetricValues]) -> SetSummary:
     return SetSummary(MetricValues(**means), infinite)
 
 
+def _load_items(batch: Sequence[tuple[str, Path]], protocol: str, failed: list[FailedImage]) -> list[_Item]:
+    """The colour photos of `batch` ((name, path) pairs) as items at evaluation size; a photo that cannot
+    be read, has no colour or is too small for SSIM is added to `failed` instead."""
+    from colorizekit.imageio import ImageError, load_image
+
+    items: list[_Item] = []
+    for name, path in batch:
+        try:
+            loaded = load_image(path)
+        except ImageError as exc:
+            failed.append(FailedImage(str(path), str(exc)))
+            continue
+        if not loaded.is_color or loaded.rgb is None:
+            failed.append(FailedImage(str(path), f"{name}: a grayscale photo: no colour to compare with"))
+            continue
+        height, width = loaded.rgb.shape[:2]
+        original = _design_resize(loaded.rgb) if protocol == "design" else _to_tensor(loaded.rgb)
+        if min(original.shape[-2:]) < 11:
+            failed.append(FailedImage(str(path), f"{name}: {width} x {height} is too small (SSIM needs 11 x 11)"))
+            continue
+        items.append(_Item(name, path, width, height, original, _gray_of(original)))
+    return items
+
+
+def _colorize_items(colorizer, items: list[_Item], protocol: str) -> None:
+    """Set each item's `colorized` from its grayscale, as `protocol` says."""
+    if protocol == "design":
+        outputs = _design_colorize(colorizer, [it.original for it in items])
+    else:
+        outputs = [_to_tensor(o) for o in colorizer.colorize_gray([it.gray[0, 0].float().numpy() for it in items])]
+    for it, out in zip(items, outputs):
+        it.colorized = out
+
+
+def _notes(protocol: str) -> tuple[str, ...]:
+    """The conventions a result under `protocol` is printed with."""
+    notes = [PSNR_NOTE, "The grayscale input is each original's CIE L with zero chroma; baseline = that grayscale "
+                        "compared with the original."]
+    if protocol == "design":
+        notes.append(f"design protocol: originals squashed to {DESIGN_SIZE} x {DESIGN_SIZE} (PIL bicubic); "
+                     "--size does not apply.")
+    return tuple(notes)
+
+
 def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str | None = None, *,
              weights: str | os.PathLike | None = None, size: int = DEFAULT_SIZE, protocol: str = "full",
              batch_size: int = 4, device: str | torch.device | None = None, limit: int | None = None,
-             progress: bool | None = None, preview_height: int | None = PREVIEW_HEIGHT, colorizer=None) -> EvaluationResult:
+             progress: bool | None = None, preview_height: int | None = PREVIEW_HEIGHT,
+             colorizer=None) -> EvaluationResult:
     """Colorize the grayscale version of each colour photo in `source` and compare it with the photo.
 
     source: a folder (searched recursively), a file, a glob, or a list of them.
@@ -310,8 +346,6 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
     """
     from tqdm import tqdm
 
-    from colorizekit.imageio import ImageError, load_image
-
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
     if colorizer is None:
@@ -319,13 +353,6 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
     found, failed = _find(source, limit)
     if not found and not failed:
         raise ValueError(f"{source}: no images found")
-    notes = [PSNR_NOTE,
-             "The grayscale input is each original's CIE L with zero chroma; baseline = that grayscale "
-             "compared with the original."]
-    if protocol == "design":
-        notes.append(f"design protocol: originals squashed to {DESIGN_SIZE} x {DESIGN_SIZE} (PIL bicubic); "
-                     "--size does not apply.")
-    not_computed = dict(metrics.NOT_COMPUTED)
 
     show = progress if progress is not None else len(found) > 3
     bar = tqdm(total=len(found), unit="photo", disable=not show, desc=f"evaluating {colorizer.model_name}")
@@ -335,30 +362,9 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
     pending: list[_Item] = []  # colorized, waiting to be scored
     for start in range(0, len(found), step):
         t0 = time.perf_counter()
-        items: list[_Item] = []
-        for name, path in found[start:start + step]:
-            try:
-                loaded = load_image(path)
-            except ImageError as exc:
-                failed.append(FailedImage(str(path), str(exc)))
-                continue
-            if not loaded.is_color or loaded.rgb is None:
-                failed.append(FailedImage(str(path), f"{name}: a grayscale photo: no colour to compare with"))
-                continue
-            height, width = loaded.rgb.shape[:2]
-            original = _design_resize(loaded.rgb) if protocol == "design" else _to_tensor(loaded.rgb)
-            if min(original.shape[-2:]) < 11:
-                failed.append(FailedImage(str(path), f"{name}: {width} x {height} is too small (SSIM needs 11 x 11)"))
-                continue
-            items.append(_Item(name, path, width, height, original, _gray_of(original)))
+        items = _load_items(found[start:start + step], protocol, failed)
         if items:
-            if protocol == "design":
-                outputs = _design_colorize(colorizer, [it.original for it in items])
-            else:
-                grays = [it.gray[0, 0].float().numpy() for it in items]
-                outputs = [_to_tensor(o) for o in colorizer.colorize_gray(grays)]
-            for it, out in zip(items, outputs):
-                it.colorized = out
+            _colorize_items(colorizer, items, protocol)
             pending += items
         t1 = time.perf_counter()
         colorize_s += t1 - t0
@@ -380,112 +386,11 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
         baseline=summarize_rows([r.baseline for r in results]),
         colorized=summarize_rows([r.colorized for r in results]),
         original=summarize_rows([r.original for r in results]),
-        not_computed=not_computed,
-        notes=tuple(notes),
+        not_computed=dict(metrics.NOT_COMPUTED),
+        notes=_notes(protocol),
         colorize_seconds=colorize_s,
         metric_seconds=metric_s,
     )
-
-
-# -- reports ------------------------------------------------------------------------------------------
-
-def _csv_cell(v: float | int | str | None) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return ("inf" if v > 0 else "-inf") if math.isinf(v) else format(v, ".8g")
-    return str(v)
-
-
-def per_image_csv(results: Sequence[ImageResult], model_column: str | None = None) -> str:
-    """CSV text, one line per photo and row kind (baseline, colorized, original), columns `CSV_COLUMNS`
-    (plus a leading `model` column when `model_column` is given); an infinite PSNR is written "inf",
-    a metric that does not apply is left empty."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow((["model"] if model_column else []) + list(CSV_COLUMNS))
-    for r in results:
-        for row in ROWS:
-            values = getattr(r, row).as_dict()
-            cells = [r.name, r.width, r.height, r.eval_width, r.eval_height, row, *values.values()]
-            writer.writerow(([model_column] if model_column else []) + [_csv_cell(c) for c in cells])
-    return buf.getvalue()
-
-
-def summary_markdown(result: EvaluationResult) -> str:
-    """summary.md: what was run, the metric table (metric | baseline | model | original) and notes."""
-    lines = [
-        f"# Evaluation of `{result.model}`",
-        "",
-        f"- protocol: `{result.protocol}`, size {result.size}, {len(result.images)} photo(s), device {result.device}",
-        f"- weights: `{result.weights}`",
-        "",
-        result.table(),
-        "",
-        "baseline: the grayscale input (the original's L, zero chroma); original: the photo itself, "
-        "for the no-reference metrics. Means over photos; ΔCF = CF - CF(original).",
-    ]
-    inf = {row: getattr(result, row).psnr_infinite for row in ("baseline", "colorized")}
-    if any(inf.values()):
-        lines.append(f"PSNR: {inf['colorized']} colorized and {inf['baseline']} baseline photo(s) matched the "
-                     "original exactly (PSNR inf) and are left out of the PSNR mean.")
-    lines += ["", "Not computed:"] + [f"- {k.upper()}: {v}" for k, v in result.not_computed.items()]
-    lines += ["", "Notes:"] + [f"- {n}" for n in result.notes]
-    if result.failed:
-        lines += ["", f"Skipped {len(result.failed)} file(s):"] + [f"- {f.reason}" for f in result.failed]
-    if result.images:
-        lines += ["", f"Time: colorizing {result.colorize_seconds:.1f} s, metrics {result.metric_seconds:.1f} s "
-                      f"({result.metric_seconds / len(result.images):.3f} s per photo)."]
-    return "\n".join(lines) + "\n"
-
-
-def worst_and_best(results: Sequence[ImageResult], count: int = 3) -> tuple[list[ImageResult], list[ImageResult]]:
-    """The `count` photos with the highest colorized CIEDE2000 (worst first) and the `count` lowest
-    (best first); with fewer than 2 * count photos, the worse half and the better half."""
-    ranked = sorted(results, key=lambda r: -r.colorized.ciede2000)
-    count = min(count, math.ceil(len(ranked) / 2))
-    worst = ranked[:count]
-    best = ranked[count:][::-1][:count]
-    return worst, best
-
-
-def worst_best_grid(result: EvaluationResult, count: int = 3, cell_height: int = PREVIEW_HEIGHT) -> Image.Image:
-    """Rows original | colorized | grayscale for the worst and best photos by CIEDE2000, captioned."""
-    worst, best = worst_and_best(result.images, count)
-    rows, labels, titles = [], [], []
-    for tag, chosen in (("worst", worst), ("best", best)):
-        for rank, r in enumerate(chosen, 1):
-            if r.preview is None:
-                raise ValueError("worst_best_grid needs results evaluated with preview_height set")
-            rows.append([r.preview.original, r.preview.colorized, r.preview.grayscale])
-            labels.append([caption(r.original.as_dict(), ("cf",)), caption(r.colorized.as_dict()),
-                           caption(r.baseline.as_dict())])
-            titles.append(f"{tag} {rank}: {r.name}  (ΔE00 {format_value('ciede2000', r.colorized.ciede2000)})")
-    return image_grid(rows, labels, col_titles=["original", f"colorized: {result.model}", "grayscale input"],
-                      cell_height=cell_height, row_titles=titles)
-
-
-def write_report(result: EvaluationResult, out_dir: str | os.PathLike, grid_count: int = 3) -> ReportFiles:
-    """Write per_image.csv, summary.json, summary.md and worst_best.png to `out_dir`, each atomically."""
-    import json
-
-    from colorizekit.atomic import atomic_path, atomic_write_text
-
-    out = Path(out_dir)
-    files = ReportFiles(out / "per_image.csv", out / "summary.json", out / "summary.md",
-                        out / "worst_best.png" if result.images else None)
-    atomic_write_text(files.per_image_csv, per_image_csv(result.images))
-    atomic_write_text(files.summary_json, json.dumps(result.summary_dict(), indent=2, allow_nan=False) + "\n")
-    atomic_write_text(files.summary_md, summary_markdown(result))
-    if files.grid_png is not None and all(r.preview is not None for r in result.images):
-        with atomic_path(files.grid_png) as tmp:
-            worst_best_grid(result, grid_count).save(tmp)
-    elif files.grid_png is not None:
-        files = ReportFiles(files.per_image_csv, files.summary_json, files.summary_md, None)
-    return files
 
 
 # -- comparing models ---------------------------------------------------------------------------------
@@ -529,32 +434,7 @@ def compare(source: str | os.PathLike | Sequence[str | os.PathLike], models: Seq
                  colorizer=c) for c in colorizers))
 
 
-def comparison_grid(comparison: Comparison, cell_height: int = PREVIEW_HEIGHT) -> Image.Image:
-    """For each photo a row original | each model | grayscale, with PSNR, SSIM, ΔE00 and CF under each
-    picture (CF only under the original), as the design's comparison slides."""
-    by_model = [{r.name: r for r in res.images} for res in comparison.results]
-    names = [r.name for r in comparison.results[0].images if all(r.name in m for m in by_model)]
-    if not names:
-        raise ValueError("no photo was evaluated by every model")
-    rows, labels = [], []
-    for name in names:
-        first = by_model[0][name]
-        if first.preview is None:
-            raise ValueError("comparison_grid needs results evaluated with preview_height set")
-        rows.append([first.preview.original, *(m[name].preview.colorized for m in by_model), first.preview.grayscale])
-        labels.append([caption(first.original.as_dict(), ("cf",)), *(caption(m[name].colorized.as_dict()) for m in by_model),
-                       caption(first.baseline.as_dict())])
-    titles = ["original", *(r.model for r in comparison.results), "grayscale input"]
-    return image_grid(rows, labels, col_titles=titles, cell_height=cell_height, row_titles=names)
-
-
-def failed_lines(result: EvaluationResult) -> list[str]:
-    """One line per skipped photo."""
-    return [f"skipped: {f.reason}" for f in result.failed]
-
-
 __all__ = [
     "Comparison", "EvaluationResult", "FailedImage", "ImageResult", "MetricValues", "PROTOCOLS", "Preview",
-    "ReportFiles", "SetSummary", "compare", "comparison_grid", "evaluate", "failed_lines",
-    "per_image_csv", "summarize_rows", "summary_markdown", "worst_and_best", "worst_best_grid", "write_report",
+    "SetSummary", "compare", "evaluate", "summarize_rows",
 ]
