@@ -20,7 +20,7 @@ from colorizekit.colorize import Colorizer
 from colorizekit.defaults import DEFAULT_SIZE
 from colorizekit.imageio import load_image, save_image
 from colorizekit.models import list_models
-from colorizekit.report import image_grid
+from colorizekit.figures import image_grid
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo_images"
 

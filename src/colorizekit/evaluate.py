@@ -36,7 +36,8 @@ from colorizekit import color, metrics
 from colorizekit.checkpoint import weights_by_model
 from colorizekit.defaults import DEFAULT_SIZE
 from colorizekit.imageio import to_uint8
-from colorizekit.report import metric_table, thumbnail
+from colorizekit.figures import thumbnail
+from colorizekit.tables import metric_table
 
 PROTOCOLS = ("full", "design")
 DESIGN_SIZE = 128  # the design's square test size

@@ -22,7 +22,8 @@ from colorizekit.evaluate import (
     EvaluationResult,
     ImageResult,
 )
-from colorizekit.report import caption, format_value, image_grid
+from colorizekit.figures import image_grid
+from colorizekit.tables import caption, format_value
 
 
 @dataclass(frozen=True)

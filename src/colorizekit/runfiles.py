@@ -86,7 +86,7 @@ def write_history(path: Path, history: list[dict[str, float]]) -> None:
 
 
 def write_curve(path: Path, history: list[dict[str, float]], best_epoch: int, model: str, loss: str) -> None:
-    from colorizekit.plots import plot_loss_curve
+    from colorizekit.figures import plot_loss_curve
 
     plot_loss_curve(history, path, best_epoch=best_epoch or None, title=f"{model}: loss per epoch",
                     ylabel=f"loss ({loss})")

@@ -1,78 +1,29 @@
-"""Reports: picture grids with captions, and metric tables (markdown, CSV cells).
+"""Pictures: grids of photos with captions (demo, evaluate, compare) and the loss curve of a training run.
 
 `image_grid` lays out rows of pictures (for example grayscale | colorized | original) with a caption
-under each picture and optional column titles; `colorizekit evaluate`, `colorizekit compare` and
-`colorizekit demo` draw with it. The table helpers format metric values the same way everywhere:
-an infinite PSNR is written "inf", a value that does not apply "-".
+under each picture and optional column and row titles. `plot_loss_curve` draws training and
+validation loss per epoch, as the design's notebooks did. Every picture is written atomically.
 """
 
 from __future__ import annotations
 
-import math
+import os
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from colorizekit.atomic import atomic_path
 from colorizekit.imageio import to_uint8
-from colorizekit.metrics import METRIC_NAMES
 
 BACKGROUND = (255, 255, 255)  # grid background
 TEXT_COLOR = (20, 20, 20)  # captions and titles
 PADDING = 8  # pixels around and between cells
 DEFAULT_CELL_HEIGHT = 192  # picture height in a grid cell, pixels
-MISSING = "-"  # table cell for a value that does not apply
-
-METRIC_LABELS = {  # names in tables and captions
-    "psnr": "PSNR (dB)", "ssim": "SSIM", "ciede2000": "ΔE00", "auc": "AuC (ab)", "cf": "CF",
-    "delta_cf": "ΔCF", "uciqe": "UCIQE", "uiqm": "UIQM",
-}
-METRIC_DECIMALS = {"psnr": 2, "ssim": 4, "ciede2000": 3, "auc": 4, "cf": 2, "delta_cf": 2, "uciqe": 4, "uiqm": 3}
 
 
-def format_value(name: str, value: float | None) -> str:
-    """A metric value as table text: fixed decimals per metric, "inf"/"-inf" for infinities,
-    `MISSING` for None or NaN."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return MISSING
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    return f"{value:.{METRIC_DECIMALS.get(name, 4)}f}"
-
-
-def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """A GitHub-flavoured markdown table; the first column left-aligned, the others right-aligned."""
-    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [str(c).ljust(w) if i == 0 else str(c).rjust(w) for i, (c, w) in enumerate(zip(cells, widths))]
-        return "| " + " | ".join(parts) + " |"
-
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if i else (":" + "-" * (w + 1)) for i, w in enumerate(widths)) + "|"
-    return "\n".join([line(header), rule, *(line(r) for r in rows)])
-
-
-def metric_table(columns: Mapping[str, Mapping[str, float | None]], metrics: Sequence[str] = METRIC_NAMES) -> str:
-    """Markdown table with one row per metric and one column per entry of `columns`
-    (e.g. {"baseline": {...}, "jkspnet-lab": {...}, "original": {...}})."""
-    header = ["metric", *columns]
-    rows = [[METRIC_LABELS.get(m, m), *(format_value(m, col.get(m)) for col in columns.values())] for m in metrics]
-    return markdown_table(header, rows)
-
-
-def caption(values: Mapping[str, float | None], metrics: Sequence[str] = ("psnr", "ssim", "ciede2000", "cf")) -> str:
-    """Two-line caption for a picture, e.g. "PSNR 24.31  SSIM 0.9120\\nΔE00 6.210  CF 31.05";
-    metrics without a value are left out."""
-    parts = [f"{METRIC_LABELS.get(m, m).replace(' (dB)', '')} {format_value(m, values.get(m))}"
-             for m in metrics if values.get(m) is not None]
-    half = (len(parts) + 1) // 2
-    return "\n".join(filter(None, ["  ".join(parts[:half]), "  ".join(parts[half:])]))
-
-
-# -- pictures -----------------------------------------------------------------------------------------
-
-def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
+def _as_rgb8(image: np.ndarray) -> np.ndarray:
     """(H, W) or (H, W, 3) picture, float in [0, 1] or uint8 -> (H, W, 3) uint8."""
     a = np.asarray(image)
     if a.ndim == 3 and a.shape[2] == 1:
@@ -86,7 +37,7 @@ def to_uint8_rgb(image: np.ndarray) -> np.ndarray:
 
 def thumbnail(image: np.ndarray, height: int) -> np.ndarray:
     """The picture as (height, w, 3) uint8, aspect ratio kept (Lanczos when shrinking)."""
-    a = to_uint8_rgb(image)
+    a = _as_rgb8(image)
     if a.shape[0] == height:
         return a
     width = max(1, round(a.shape[1] * height / a.shape[0]))
@@ -171,3 +122,39 @@ def image_grid(rows: Sequence[Sequence[np.ndarray]], labels: Sequence[Sequence[s
                                     fill=TEXT_COLOR, font=font, spacing=2, align="center")
         y += cell_height + label_h[r] + (PADDING // 2 if label_h[r] else 0) + PADDING
     return canvas
+
+
+def plot_loss_curve(history: Sequence[Mapping[str, float]], path: str | os.PathLike,
+                    best_epoch: int | None = None, title: str | None = None, ylabel: str = "loss") -> None:
+    """Write a PNG of training and validation loss per epoch, the best epoch marked.
+
+    `history` rows need "epoch", "train_loss" and "val_loss" (as `colorizekit.train` records them).
+    Written atomically with matplotlib's Agg backend (no display needed).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure  # a bare Figure: no pyplot global state, safe in threads
+
+    epochs = [int(r["epoch"]) for r in history]
+    fig = Figure(figsize=(7, 4.5), dpi=100)
+    ax = fig.add_subplot()
+    ax.plot(epochs, [r["train_loss"] for r in history], marker="o", markersize=3, label="training loss")
+    ax.plot(epochs, [r["val_loss"] for r in history], marker="o", markersize=3, label="validation loss")
+    if best_epoch is not None and best_epoch in epochs:
+        best = history[epochs.index(best_epoch)]["val_loss"]
+        ax.axvline(best_epoch, color="gray", linestyle="--", linewidth=1)
+        ax.plot([best_epoch], [best], marker="*", markersize=12, color="red", linestyle="none",
+                label=f"best: epoch {best_epoch}, {best:.5f}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if epochs:
+        ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
