@@ -285,3 +285,27 @@ def test_photo_named_twice_is_done_once_and_name_clashes_refused(tmp_path):
     assert [j.source for j in jobs] == [tmp_path / "a.png", tmp_path / "sub" / "a.png"] and not problems
     jobs, problems = plan_outputs([tmp_path / "a.png", tmp_path / "sub" / "a.png"], tmp_path / "out")
     assert len(jobs) == 1 and "is also the output of" in problems[0][1]
+
+
+def test_vividness_gives_more_chroma_and_only_bins_models_take_it(make_weights, rgb_image, tmp_path):
+    from colorizekit import color
+    from colorizekit.checkpoint import export_weights
+    from colorizekit.models import create_model
+
+    torch.manual_seed(0)
+    model = create_model("lite-unet-bins")
+    with torch.no_grad():
+        model.head.conv.weight.mul_(20)  # confident (peaked) predictions, as a trained model makes
+    weights = tmp_path / "lite.safetensors"
+    export_weights(weights, "lite-unet-bins", model.state_dict())
+    gray = color.rgb_to_gray(torch.from_numpy(rgb_image).permute(2, 0, 1)[None].float() / 255)[0, 0].numpy()
+    chroma = {}
+    for vividness in (0.0, 1.0):
+        colorizer = Colorizer(weights=weights, device="cpu", size=64, vividness=vividness)
+        rgb = torch.from_numpy(colorizer.colorize_gray([gray])[0]).permute(2, 0, 1)[None]
+        chroma[vividness] = color.rgb_to_lab(rgb)[:, 1:].norm(dim=1).mean().item()
+    assert chroma[1.0] > chroma[0.0] + 1.0
+    with pytest.raises(ValueError, match="vividness must be"):
+        Colorizer(weights=weights, device="cpu", vividness=2.0)
+    with pytest.raises(ValueError, match="vividness applies to models with a bins head"):
+        Colorizer(weights=make_weights("jkspnet-lab"), device="cpu", vividness=0.5)

@@ -68,14 +68,17 @@ class Colorizer:
     - size: working size (short side) at which colour is predicted;
     - batch_size: photos predicted together;
     - precision: "auto" (bf16 autocast where the hardware runs it natively, else fp32), "bf16" or "fp32".
-      Colour conversions always run in fp32; only the network runs in bf16.
+      Colour conversions always run in fp32; only the network runs in bf16;
+    - vividness: for models with a bins head, from 0 (muted: the predicted distribution's mean) to 1
+      (vivid: close to its most likely colour); None: the weights' measured default, else
+      `defaults.DEFAULT_VIVIDNESS`. Other models refuse a vividness (ValueError).
 
     Call it on a PIL image, a numpy array or a path; it returns an RGB PIL image of the same size.
     """
 
     def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None,
                  device: str | torch.device | None = None, size: int = DEFAULT_SIZE, batch_size: int = 4,
-                 precision: str = "auto") -> None:
+                 precision: str = "auto", vividness: float | None = None) -> None:
         name, path = resolve_weights(model, weights)
         loaded = load_weights(path, expected_model=name)
         self.model_name: str = loaded.model_name
@@ -83,6 +86,10 @@ class Colorizer:
         self.mode = self.info.mode
         self.weights_path: Path = loaded.path
         self.metadata = loaded.metadata
+        if vividness is None and self.mode.supports_vividness:
+            vividness = loaded.metadata.get("card", {}).get("default_vividness")
+        self.vividness = vividness
+        self.decode_options = self.mode.decode_options(vividness)  # e.g. the bins' temperature
         self.device = resolve_device(device)
         self.model = build_model(loaded, self.device).to(memory_format=torch.channels_last)
         self.dtype, self.precision_reason = resolve_precision(precision, self.device)
@@ -105,7 +112,7 @@ class Colorizer:
         x = self.mode.input_from_gray(gray.to(self.device, torch.float32))
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
             out = self.model(x.contiguous(memory_format=torch.channels_last))
-        return self.mode.output_to_ab(out.float())
+        return self.mode.output_to_ab(out.float(), **self.decode_options)
 
     def colorize_gray(self, grays: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Colorize grayscale photos.
