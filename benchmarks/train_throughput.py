@@ -1,20 +1,23 @@
 """Training throughput: colorizekit's training loop against a loop written as the design's notebooks did.
 
-For each model and batch size, in the same run and on the same photo files:
+For each model, training size, precision and batch size, in the same run and on the same photo files:
 - "colorizekit": the real training step of `colorizekit.train` (`measure_throughput`) fed by the real data
-  pipeline (`colorizekit.data`: uint8 crops from DataLoader workers, colour conversion on the device,
-  bf16 autocast + channels_last on CUDA, fused Adam, loss read back once at the end);
+  pipeline (`colorizekit.data` with the photo cache, as `colorizekit train` runs on a CPU: photos decoded
+  once into RAM, crops cut in the main process; colour conversion on the device, the model's loss,
+  bf16 autocast where asked, fused Adam, loss read back once at the end);
 - "notebook": the notebooks' way: a Dataset that squashes each photo to S x S and converts it per
   sample in Python (scikit-image `rgb2lab` for Lab models, NumPy gray for RGB ones), fp32,
   `torch.cuda.empty_cache()` after every step on CUDA, `loss.item()` every step.
 
 Both time `--steps` steps after `--warmup` untimed ones and report training images per second, their
 ratio, and model FLOP utilisation (MFU) against the GPU's dense bf16 peak: training FLOPs per image =
-3 x 2 x the forward multiply-accumulates actually performed (`colorizekit.summary.summarize(...).real_macs`
-at batch 1), also printed as achieved TFLOP/s. On a CPU, MFU prints as n/a.
+3 x 2 x the forward multiply-accumulates actually performed (`colorizekit.complexity.summarize(...).real_macs`
+at batch 1), also printed as achieved TFLOP/s. On a CPU, MFU prints as n/a. The header names the CPU
+and whether it runs bf16 natively (AMX-BF16 or AVX512-BF16); bf16 is measured only there, unless
+`--precisions` asks for it.
 
     python benchmarks/train_throughput.py                                # GPU defaults: batch 32 and 128
-    python benchmarks/train_throughput.py --steps 3 --warmup 1 --batch-sizes 8   # a few minutes on a CPU
+    python benchmarks/train_throughput.py --batch-sizes 16 --skip-notebook --steps 5 --warmup 2   # a CPU
 """
 
 from __future__ import annotations
@@ -32,9 +35,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
+from colorizekit.complexity import summarize
 from colorizekit.data import PhotoDataset, ShardSampler, make_loader
+from colorizekit.defaults import cpu_native_bf16
 from colorizekit.models import create_model, get_model_info, list_models
-from colorizekit.summary import summarize
+from colorizekit.photocache import CACHE_SCALE, PhotoCache
 from colorizekit.trainstep import measure_throughput
 
 # Dense bf16 tensor-core peaks (FLOP/s) from NVIDIA's data sheets, matched against the device name in order.
@@ -121,21 +126,48 @@ def notebook_throughput(model_name: str, paths: list[Path], *, batch_size: int, 
     return photos / (time.perf_counter() - start)
 
 
+class _Batches:
+    """The loader's photo batches without its skip counts (re-iterable, as measure_throughput needs)."""
+
+    def __init__(self, loader: DataLoader) -> None:
+        self.loader = loader
+
+    def __iter__(self):
+        return (batch for batch, _skipped in self.loader if batch is not None)
+
+
 def colorizekit_throughput(model_name: str, paths: list[Path], *, batch_size: int, size: int, steps: int,
-                        warmup: int, workers: int, device: torch.device, compile: bool) -> float:
-    """Images per second of colorizekit's training step and data pipeline."""
-    dataset = PhotoDataset(paths, size, train=True, resize="crop")
+                           warmup: int, workers: int, device: torch.device, compile: bool,
+                           precision: str = "auto") -> float:
+    """Images per second of colorizekit's training step and data pipeline (photos cached in RAM)."""
+    cache = PhotoCache(paths, CACHE_SCALE * size, max_bytes=2**34)
+    cache.fill(progress=False)
+    dataset = PhotoDataset(paths, size, train=True, resize="crop", cache=cache)
     sampler = ShardSampler(len(paths), global_batch=batch_size, shuffle=True, drop_last=True)
-    loader = make_loader(dataset, sampler, batch_size=batch_size, workers=workers,
+    loader = make_loader(dataset, sampler, batch_size=batch_size, workers=0 if device.type == "cpu" else workers,
                          pin_memory=device.type == "cuda")
-    return measure_throughput(model_name, loader, steps=steps, warmup=warmup, device=str(device), compile=compile)
+    return measure_throughput(model_name, _Batches(loader), steps=steps, warmup=warmup, device=str(device),
+                              compile=compile, precision=precision)
+
+
+def cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return "CPU"
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--models", nargs="+", default=list_models(), help="models to measure (default: all)")
     p.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 128], help="batch sizes (default: 32 128)")
-    p.add_argument("--image-size", type=int, default=128, help="square training size (default: 128)")
+    p.add_argument("--image-sizes", nargs="+", type=int, default=[64, 128],
+                   help="square training sizes (default: 64 128)")
+    p.add_argument("--precisions", nargs="+", choices=["fp32", "bf16"],
+                   help="precisions of colorizekit's loop (default: fp32, and bf16 where the hardware runs it natively)")
     p.add_argument("--steps", type=int, default=30, help="timed steps per measurement (default: 30)")
     p.add_argument("--warmup", type=int, default=5, help="untimed steps first (default: 5)")
     p.add_argument("--workers", type=int, default=min(8, os.cpu_count() or 1),
@@ -159,31 +191,39 @@ def main(argv: list[str] | None = None) -> int:
         if len(paths) < max(args.batch_sizes):
             raise SystemExit(f"need at least {max(args.batch_sizes)} photos; {args.data} has {len(paths)}")
         peak = bf16_peak(device)
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+        native, why = cpu_native_bf16()
+        if device.type == "cuda":
+            name, native = torch.cuda.get_device_name(device), torch.cuda.is_bf16_supported()
+        else:
+            name = f"{cpu_name()}, {os.cpu_count()} cores; {why}"
+        precisions = args.precisions or (["fp32", "bf16"] if native else ["fp32"])
         print(f"device: {name} ({device}); torch {torch.__version__}; {torch.get_num_threads()} CPU threads; "
-              f"{args.workers} loader workers; {len(paths)} photos from {args.data or 'synthetic JPEGs'}")
-        print(f"{args.image_size}x{args.image_size}, {args.steps} timed steps after {args.warmup} warm-up steps; "
+              f"{len(paths)} photos from {args.data or 'synthetic JPEGs'}")
+        print(f"{args.steps} timed steps after {args.warmup} warm-up steps; "
               f"bf16 peak: {f'{peak / 1e12:.1f} TFLOP/s' if peak else 'n/a'}")
-        header = f"{'model':<13}{'batch':>6}  {'loop':<9}{'images/s':>10}{'ratio':>8}{'TFLOP/s':>9}{'MFU':>8}"
+        header = (f"{'model':<15}{'size':>5}{'batch':>6}  {'loop':<12}{'prec':<5}{'images/s':>10}{'ratio':>8}"
+                  f"{'TFLOP/s':>9}{'MFU':>8}")
         print(header)
         print("-" * len(header))
         for model_name in args.models:
-            macs = summarize(create_model(model_name), (1, 1, args.image_size, args.image_size)).real_macs
-            flops_per_image = 3 * 2 * macs
-            for batch in args.batch_sizes:
-                kw = dict(batch_size=batch, size=args.image_size, steps=args.steps, warmup=args.warmup,
-                          workers=args.workers, device=device)
-                ours = colorizekit_throughput(model_name, paths, compile=args.compile, **kw)
-                theirs = None if args.skip_notebook else notebook_throughput(model_name, paths, **kw)
-                for loop, ips in (("colorizekit", ours), ("notebook", theirs)):
-                    if ips is None:
-                        continue
-                    ratio = f"{ours / theirs:.2f}x" if theirs else "-"
-                    mfu = f"{100 * ips * flops_per_image / peak:.1f}%" if peak else "n/a"
-                    print(f"{model_name:<13}{batch:>6}  {loop:<9}{ips:>10.1f}{ratio if loop == 'colorizekit' else '1.00x':>8}"
-                          f"{ips * flops_per_image / 1e12:>9.3f}{mfu:>8}", flush=True)
-                if device.type == "cuda":
-                    torch.cuda.empty_cache()
+            for size in args.image_sizes:
+                macs = summarize(create_model(model_name), (1, 1, size, size)).real_macs
+                flops_per_image = 3 * 2 * macs
+                for batch in args.batch_sizes:
+                    kw = dict(batch_size=batch, size=size, steps=args.steps, warmup=args.warmup,
+                              workers=args.workers, device=device)
+                    rows = [("colorizekit", prec, colorizekit_throughput(model_name, paths, compile=args.compile,
+                                                                          precision=prec, **kw))
+                            for prec in precisions]
+                    if not args.skip_notebook and get_model_info(model_name).mode.default_loss == "mse":
+                        rows.append(("notebook", "fp32", notebook_throughput(model_name, paths, **kw)))
+                    base = rows[0][2]
+                    for loop, prec, ips in rows:
+                        mfu = f"{100 * ips * flops_per_image / peak:.1f}%" if peak else "n/a"
+                        print(f"{model_name:<15}{size:>5}{batch:>6}  {loop:<12}{prec:<5}{ips:>10.1f}"
+                              f"{ips / base:>7.2f}x{ips * flops_per_image / 1e12:>9.3f}{mfu:>8}", flush=True)
+                    if device.type == "cuda":
+                        torch.cuda.empty_cache()
     return 0
 
 
