@@ -17,18 +17,17 @@ import torch
 import torch.nn.functional as F
 
 from colorizekit import bins
+from colorizekit.registries import Registry
 
 LossFn = Callable[..., tuple[torch.Tensor, int]]
-_LOSSES: dict[str, LossFn] = {}
+_LOSSES: Registry[LossFn] = Registry("loss", "losses")
 
 
 def register_loss(name: str) -> Callable[[LossFn], LossFn]:
     """Decorator registering a loss function under `name`."""
 
     def wrap(fn: LossFn) -> LossFn:
-        if name in _LOSSES:
-            raise ValueError(f"loss {name!r} is already registered")
-        _LOSSES[name] = fn
+        _LOSSES.add(name, fn)
         return fn
 
     return wrap
@@ -36,15 +35,12 @@ def register_loss(name: str) -> Callable[[LossFn], LossFn]:
 
 def list_losses() -> list[str]:
     """Names of the registered losses, sorted."""
-    return sorted(_LOSSES)
+    return _LOSSES.names()
 
 
 def get_loss(name: str) -> LossFn:
     """The loss registered as `name`; ValueError naming the known ones otherwise."""
-    try:
-        return _LOSSES[name]
-    except KeyError:
-        raise ValueError(f"unknown loss {name!r}; available losses: {', '.join(list_losses())}") from None
+    return _LOSSES.get(name)
 
 
 @register_loss("mse")

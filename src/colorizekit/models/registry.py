@@ -12,6 +12,7 @@ from typing import Any, Callable
 from torch import nn
 
 from colorizekit.modes import ColorMode, get_color_mode
+from colorizekit.registries import Registry
 
 
 @dataclass(frozen=True)
@@ -32,17 +33,16 @@ class ModelInfo:
 
 
 ModelFn = Callable[..., nn.Module]
-_REGISTRY: dict[str, tuple[ModelInfo, ModelFn]] = {}
+_MODELS: Registry[tuple[ModelInfo, ModelFn]] = Registry("model", "models")
+_REGISTRY = _MODELS.entries  # name -> (info, constructor)
 
 
 def register_model(info: ModelInfo) -> Callable[[ModelFn], ModelFn]:
     """Decorator registering a model constructor (keyword options only) under `info.name`."""
 
     def wrap(fn: ModelFn) -> ModelFn:
-        if info.name in _REGISTRY:
-            raise ValueError(f"model {info.name!r} is already registered")
         get_color_mode(info.color_mode)  # fail at import time on an unknown mode
-        _REGISTRY[info.name] = (info, fn)
+        _MODELS.add(info.name, (info, fn))
         return fn
 
     return wrap
@@ -50,22 +50,19 @@ def register_model(info: ModelInfo) -> Callable[[ModelFn], ModelFn]:
 
 def list_models() -> list[str]:
     """Names of all registered models, sorted."""
-    return sorted(_REGISTRY)
+    return _MODELS.names()
 
 
 def get_model_info(name: str) -> ModelInfo:
     """The `ModelInfo` of a registered model; an unknown name raises ValueError listing the known ones."""
-    try:
-        return _REGISTRY[name][0]
-    except KeyError:
-        raise ValueError(f"unknown model {name!r}; available models: {', '.join(list_models())}") from None
+    return _MODELS.get(name)[0]
 
 
 def create_model(name: str, **cfg: Any) -> nn.Module:
     """A freshly initialised model by registry name, built with the config options `cfg` (weights are
     loaded separately). An option the model does not take raises ValueError naming it."""
-    get_model_info(name)
+    constructor = _MODELS.get(name)[1]
     try:
-        return _REGISTRY[name][1](**cfg)
+        return constructor(**cfg)
     except TypeError as exc:
         raise ValueError(f"model {name!r} does not take the config {cfg!r} ({exc})") from None
