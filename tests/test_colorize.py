@@ -305,6 +305,8 @@ def test_vividness_gives_more_chroma_and_only_bins_models_take_it(make_weights, 
         rgb = torch.from_numpy(colorizer.colorize_gray([gray])[0]).permute(2, 0, 1)[None]
         chroma[vividness] = color.rgb_to_lab(rgb)[:, 1:].norm(dim=1).mean().item()
     assert chroma[1.0] > chroma[0.0] + 1.0
+    per_call = colorizer.colorize_gray([gray], vividness=0.0)[0]  # a per-call override of the colorizer's 1.0
+    assert np.allclose(per_call, Colorizer(weights=weights, device="cpu", size=64, vividness=0.0).colorize_gray([gray])[0])
     with pytest.raises(ValueError, match="vividness must be"):
         Colorizer(weights=weights, device="cpu", vividness=2.0)
     with pytest.raises(ValueError, match="vividness applies to models with a bins head"):

@@ -107,19 +107,23 @@ class Colorizer:
     # -- core -------------------------------------------------------------------------------------
 
     @torch.inference_mode()
-    def predict_ab(self, gray: torch.Tensor) -> torch.Tensor:
-        """Gray (N, 1, h, w) in [0, 1] at a working size the model accepts -> ab (N, 2, h, w) in Lab units."""
+    def predict_ab(self, gray: torch.Tensor, vividness: float | None = None) -> torch.Tensor:
+        """Gray (N, 1, h, w) in [0, 1] at a working size the model accepts -> ab (N, 2, h', w') in Lab
+        units, at the model's output resolution (h / output_stride). `vividness` overrides the
+        colorizer's for this call (bins models)."""
+        options = self.decode_options if vividness is None else self.mode.decode_options(vividness)
         x = self.mode.input_from_gray(gray.to(self.device, torch.float32))
         with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
             out = self.model(x.contiguous(memory_format=torch.channels_last))
-        return self.mode.output_to_ab(out.float(), **self.decode_options)
+        return self.mode.output_to_ab(out.float(), **options)
 
-    def colorize_gray(self, grays: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def colorize_gray(self, grays: Sequence[np.ndarray], vividness: float | None = None) -> list[np.ndarray]:
         """Colorize grayscale photos.
 
         Each input is (H, W) float in [0, 1], read as the sRGB gray (g, g, g); each output is
         (H, W, 3) float32 sRGB in [0, 1] of the same size whose CIE L equals the input's.
-        Photos sharing a working size are predicted in batches of `batch_size`.
+        Photos sharing a working size are predicted in batches of `batch_size`. `vividness`
+        overrides the colorizer's for this call (bins models; others refuse it).
         """
         arrays = [self._check_gray(g, i) for i, g in enumerate(grays)]
         shapes = [working_shape(*a.shape, self.size, self.info.size_multiple) for a in arrays]
@@ -131,24 +135,25 @@ class Colorizer:
             for start in range(0, len(members), self.batch_size):
                 chunk = members[start:start + self.batch_size]
                 small = torch.cat([_resize(torch.from_numpy(arrays[i])[None, None], shape) for i in chunk])
-                ab = self.predict_ab(small).cpu()
+                ab = self.predict_ab(small, vividness).cpu()
                 for j, i in enumerate(chunk):
                     results[i] = join_luminance(arrays[i], ab[j])
         return results  # type: ignore[return-value]
 
-    def colorize_loaded(self, images: Sequence[LoadedImage]) -> list[np.ndarray]:
+    def colorize_loaded(self, images: Sequence[LoadedImage], vividness: float | None = None) -> list[np.ndarray]:
         """`colorize_gray` on loaded images (their luminance); tells the user once when a photo had colour."""
         if any(im.is_color for im in images) and not self._told_about_colour:
             self._told_about_colour = True
             first = next(im.name for im in images if im.is_color)
             warnings.warn(f"{first}: a colour photo; only its luminance is used (reported once)", UserWarning,
                           stacklevel=_outside_stacklevel())
-        return self.colorize_gray([im.gray for im in images])
+        return self.colorize_gray([im.gray for im in images], vividness)
 
-    def __call__(self, image: ImageInput) -> Image.Image:
-        """Colorize one photo (PIL image, numpy array, path or encoded bytes) -> 8-bit RGB PIL image, same size."""
+    def __call__(self, image: ImageInput, vividness: float | None = None) -> Image.Image:
+        """Colorize one photo (PIL image, numpy array, path or encoded bytes) -> 8-bit RGB PIL image, same
+        size; `vividness` overrides the colorizer's for this call."""
         loaded = load_image(image)
-        rgb = self.colorize_loaded([loaded])[0]
+        rgb = self.colorize_loaded([loaded], vividness)[0]
         return Image.fromarray(to_uint8(rgb), mode="RGB")
 
     @staticmethod
