@@ -5,6 +5,8 @@ import torch
 
 from colorizekit.checkpoint import (
     WeightsError,
+    default_vividness,
+    export_weights,
     load_weights,
     resolve_weights,
     save_checkpoint,
@@ -63,3 +65,22 @@ def test_weights_by_model_takes_bare_files_name_file_items_and_mappings(make_wei
         weights_by_model([unet, f"unet-rgb={unet}"])
     with pytest.raises(ValueError, match="available models"):
         weights_by_model({"nope": unet})
+
+
+def test_default_vividness_is_the_cards_else_the_package_default_and_none_without_bins(make_weights, tmp_path):
+    from colorizekit.colorize import Colorizer
+    from colorizekit.defaults import DEFAULT_VIVIDNESS
+
+    state = create_model("lite-unet-bins").state_dict()
+    plain, measured, bad = (tmp_path / f"{n}.safetensors" for n in ("plain", "measured", "bad"))
+    export_weights(plain, "lite-unet-bins", state)
+    export_weights(measured, "lite-unet-bins", state, card={"default_vividness": 0.7})
+    export_weights(bad, "lite-unet-bins", state, card={"default_vividness": "loud"})
+    assert default_vividness(plain) == DEFAULT_VIVIDNESS
+    assert default_vividness(measured) == 0.7 == default_vividness(load_weights(measured))
+    assert default_vividness(make_weights("jkspnet-lab")) is None  # no vividness control
+    with pytest.raises(WeightsError, match="bad.safetensors.*default_vividness 'loud'"):
+        default_vividness(bad)
+    assert Colorizer(weights=measured, device="cpu").vividness == 0.7  # the colorizer decodes at it
+    assert Colorizer(weights=plain, device="cpu").vividness == DEFAULT_VIVIDNESS
+    assert Colorizer(weights=measured, device="cpu", vividness=0.2).vividness == 0.2

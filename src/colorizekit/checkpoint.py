@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from colorizekit.atomic import atomic_path
-from colorizekit.defaults import DEFAULT_MODEL
+from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_VIVIDNESS
 from colorizekit.models import create_model, get_model_info, list_models
 
 CHECKPOINT_FORMAT = "colorizekit-checkpoint"
@@ -202,6 +202,26 @@ def load_weights(path: str | os.PathLike, expected_model: str | None = None) -> 
     state_dict = {k: (v.float() if v.is_floating_point() else v) for k, v in clean_state_dict(state_dict).items()}
     return LoadedWeights(path=path, model_name=model_name, model_config=dict(metadata["model_config"]),
                          state_dict=state_dict, metadata=metadata)
+
+
+def default_vividness(weights: LoadedWeights | str | os.PathLike) -> float | None:
+    """The vividness a model with a bins head decodes at when none is chosen: its weights' model card's
+    measured `default_vividness`, else `defaults.DEFAULT_VIVIDNESS`; None for a model without a
+    vividness control. Takes loaded weights or a file (of which only a safetensors header is read).
+    Raises WeightsError naming the file when the card's value is not a number from 0 to 1."""
+    if isinstance(weights, LoadedWeights):
+        path, model_name, metadata = weights.path, weights.model_name, weights.metadata
+    else:
+        path = Path(weights)
+        model_name, _, metadata = _read_weights(path, tensors=False)
+    if not get_model_info(model_name).mode.supports_vividness:
+        return None
+    value = metadata.get("card", {}).get("default_vividness")
+    if value is None:
+        return DEFAULT_VIVIDNESS
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+        raise WeightsError(f"{path}: the model card's default_vividness {value!r} is not a number from 0 to 1")
+    return float(value)
 
 
 def default_weights_path(model_name: str) -> Path | None:

@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from colorizekit import color
-from colorizekit.checkpoint import build_model, load_weights, resolve_weights
+from colorizekit.checkpoint import build_model, default_vividness, load_weights, resolve_weights
 from colorizekit.defaults import DEFAULT_SIZE, resolve_device, resolve_precision
 from colorizekit.imageio import (
     ImageError,
@@ -86,9 +86,9 @@ class Colorizer:
         self.mode = self.info.mode
         self.weights_path: Path = loaded.path
         self.metadata = loaded.metadata
-        if vividness is None and self.mode.supports_vividness:
-            vividness = loaded.metadata.get("card", {}).get("default_vividness")
-        self.vividness = vividness
+        if vividness is None:
+            vividness = default_vividness(loaded)
+        self.vividness: float | None = vividness  # the vividness used (bins models); None for other models
         self.decode_options = self.mode.decode_options(vividness)  # e.g. the bins' temperature
         self.device = resolve_device(device)
         self.model = build_model(loaded, self.device).to(memory_format=torch.channels_last)
