@@ -174,6 +174,35 @@ def test_cli_evaluate(photo_dir, make_weights, tmp_path, capsys):
     assert {p.name for p in out.iterdir()} == {"per_image.csv", "summary.json", "summary.md", "worst_best.png"}
 
 
+def test_vividness_reaches_both_protocols_and_is_recorded(photo_dir, make_weights, tmp_path):
+    from colorizekit.defaults import DEFAULT_VIVIDNESS
+
+    lite = make_weights("lite-unet-bins")
+    for protocol in ("full", "design"):
+        muted, vivid = (evaluate(photo_dir, weights=lite, size=32, protocol=protocol, limit=2, progress=False,
+                                 vividness=v) for v in (0.0, 1.0))
+        assert (muted.vividness, vivid.vividness) == (0.0, 1.0)
+        assert muted.colorized.means.ciede2000 != pytest.approx(vivid.colorized.means.ciede2000, abs=1e-6), protocol
+    default = evaluate(photo_dir, weights=lite, size=32, limit=1, progress=False)
+    assert default.vividness == DEFAULT_VIVIDNESS  # the value used, not None
+    files = write_report(vivid, tmp_path / "vivid")
+    assert _strict_json(files.summary_json)["vividness"] == 1.0
+    assert "vividness 1," in files.summary_md.read_text()
+    jk = evaluate(photo_dir, weights=make_weights("jkspnet-lab"), size=32, limit=1, progress=False)
+    assert jk.vividness is None and _strict_json(write_report(jk, tmp_path / "jk").summary_json)["vividness"] is None
+    with pytest.raises(ValueError, match="vividness applies to models with a bins head"):
+        evaluate(photo_dir, weights=make_weights("jkspnet-lab"), vividness=0.5)
+
+
+def test_compare_applies_vividness_to_the_models_that_take_it(photo_dir, make_weights):
+    weights = [make_weights("lite-unet-bins"), make_weights("jkspnet-lab")]
+    comparison = compare(photo_dir, ["lite-unet-bins", "jkspnet-lab"], weights=weights, size=32, limit=1,
+                         progress=False, vividness=0.9)
+    assert [r.vividness for r in comparison.results] == [0.9, None]
+    with pytest.raises(ValueError, match="vividness must be a number from 0"):  # checked even when no model takes it
+        compare(photo_dir, ["jkspnet-lab"], weights=weights[1:], vividness=1.5)
+
+
 def test_bad_arguments_are_refused(photo_dir, make_weights, tmp_path):
     weights = make_weights("jkspnet-lab")
     with pytest.raises(ValueError, match="protocol"):

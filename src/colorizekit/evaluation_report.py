@@ -62,12 +62,19 @@ def per_image_csv(results: Sequence[ImageResult], model_column: str | None = Non
     return buf.getvalue()
 
 
+def model_title(result: EvaluationResult) -> str:
+    """The model's name, with the vividness it was decoded at when it has a bins head."""
+    return result.model if result.vividness is None else f"{result.model} (vividness {result.vividness:g})"
+
+
 def summary_markdown(result: EvaluationResult) -> str:
     """summary.md: what was run, the metric table (metric | baseline | model | original) and notes."""
+    vividness = "" if result.vividness is None else f", vividness {result.vividness:g}"
     lines = [
         f"# Evaluation of `{result.model}`",
         "",
-        f"- protocol: `{result.protocol}`, size {result.size}, {len(result.images)} photo(s), device {result.device}",
+        f"- protocol: `{result.protocol}`, size {result.size}{vividness}, {len(result.images)} photo(s), "
+        f"device {result.device}",
         f"- weights: `{result.weights}`",
         "",
         result.table(),
@@ -111,7 +118,7 @@ def worst_best_grid(result: EvaluationResult, count: int = 3, cell_height: int =
             labels.append([caption(r.original.as_dict(), ("cf",)), caption(r.colorized.as_dict()),
                            caption(r.baseline.as_dict())])
             titles.append(f"{tag} {rank}: {r.name}  (ΔE00 {format_value('ciede2000', r.colorized.ciede2000)})")
-    return image_grid(rows, labels, col_titles=["original", f"colorized: {result.model}", "grayscale input"],
+    return image_grid(rows, labels, col_titles=["original", f"colorized: {model_title(result)}", "grayscale input"],
                       cell_height=cell_height, row_titles=titles)
 
 
@@ -150,7 +157,7 @@ def comparison_grid(comparison: Comparison, cell_height: int = PREVIEW_HEIGHT) -
         rows.append([first.preview.original, *(m[name].preview.colorized for m in by_model), first.preview.grayscale])
         labels.append([caption(first.original.as_dict(), ("cf",)), *(caption(m[name].colorized.as_dict()) for m in by_model),
                        caption(first.baseline.as_dict())])
-    titles = ["original", *(r.model for r in comparison.results), "grayscale input"]
+    titles = ["original", *(model_title(r) for r in comparison.results), "grayscale input"]
     return image_grid(rows, labels, col_titles=titles, cell_height=cell_height, row_titles=names)
 
 
