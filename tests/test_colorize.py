@@ -287,8 +287,8 @@ def test_photo_named_twice_is_done_once_and_name_clashes_refused(tmp_path):
     assert len(jobs) == 1 and "is also the output of" in problems[0][1]
 
 
-def test_vividness_gives_more_chroma_and_only_bins_models_take_it(make_weights, rgb_image, tmp_path):
-    from colorizekit import color
+def _confident_lite_weights(path):
+    """Random lite-unet-bins weights whose predictions are peaked, as a trained model's are."""
     from colorizekit.checkpoint import export_weights
     from colorizekit.models import create_model
 
@@ -296,8 +296,12 @@ def test_vividness_gives_more_chroma_and_only_bins_models_take_it(make_weights, 
     model = create_model("lite-unet-bins")
     with torch.no_grad():
         model.head.conv.weight.mul_(20)  # confident (peaked) predictions, as a trained model makes
-    weights = tmp_path / "lite.safetensors"
-    export_weights(weights, "lite-unet-bins", model.state_dict())
+    export_weights(path, "lite-unet-bins", model.state_dict())
+    return path
+
+
+def test_vividness_gives_more_chroma_and_only_bins_models_take_it(make_weights, rgb_image, tmp_path):
+    weights = _confident_lite_weights(tmp_path / "lite.safetensors")
     gray = color.rgb_to_gray(torch.from_numpy(rgb_image).permute(2, 0, 1)[None].float() / 255)[0, 0].numpy()
     chroma = {}
     for vividness in (0.0, 1.0):
@@ -311,3 +315,26 @@ def test_vividness_gives_more_chroma_and_only_bins_models_take_it(make_weights, 
         Colorizer(weights=weights, device="cpu", vividness=2.0)
     with pytest.raises(ValueError, match="vividness applies to models with a bins head"):
         Colorizer(weights=make_weights("jkspnet-lab"), device="cpu", vividness=0.5)
+
+
+def test_cli_vividness_reaches_the_colorizer_and_is_refused_out_of_range_or_for_other_models(
+        tmp_path, make_weights, capsys):
+    Image.fromarray(synthetic_rgb(64, 96, seed=5)).convert("L").save(tmp_path / "g.png")
+    weights = _confident_lite_weights(tmp_path / "lite.safetensors")
+    chroma = {}
+    for v in ("0", "1"):
+        assert main(["colorize", str(tmp_path / "g.png"), "-o", str(tmp_path / v), "--weights", str(weights),
+                     "--size", "64", "--vividness", v, "--device", "cpu"]) == 0
+        rgb = np.asarray(Image.open(tmp_path / v / "g.png"), dtype=np.float32) / 255
+        chroma[v] = color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1)[None])[:, 1:].norm(dim=1).mean().item()
+    assert chroma["1"] > chroma["0"] + 1.0
+    capsys.readouterr()
+    assert main(["colorize", str(tmp_path / "g.png"), "-o", str(tmp_path / "jk"), "--weights",
+                 str(make_weights("jkspnet-lab")), "--vividness", "0.5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("colorizekit colorize: error: vividness applies to models with a bins head") and "\n" not in err
+    for bad in ("1.5", "-0.1", "nan", "vivid"):
+        with pytest.raises(SystemExit) as exc:
+            main(["colorize", str(tmp_path / "g.png"), "--weights", str(weights), "--vividness", bad])
+        assert exc.value.code == 2
+        assert f"argument --vividness: expected a number from 0 (muted) to 1 (vivid), got '{bad}'" in capsys.readouterr().err

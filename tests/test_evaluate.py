@@ -203,6 +203,23 @@ def test_compare_applies_vividness_to_the_models_that_take_it(photo_dir, make_we
         compare(photo_dir, ["jkspnet-lab"], weights=weights[1:], vividness=1.5)
 
 
+def test_cli_evaluate_and_compare_take_vividness(photo_dir, make_weights, tmp_path, capsys):
+    lite, jk = make_weights("lite-unet-bins"), make_weights("jkspnet-lab")
+    assert main(["evaluate", str(photo_dir / "sub"), "--weights", str(lite), "--size", "32", "--vividness", "0.25",
+                 "-o", str(tmp_path / "r")]) == 0
+    assert _strict_json(tmp_path / "r" / "summary.json")["vividness"] == 0.25
+    assert main(["compare", str(photo_dir / "sub"), "--models", "lite-unet-bins,jkspnet-lab", "--weights", str(lite),
+                 "--weights", str(jk), "--size", "32", "--vividness", "0.75", "-o", str(tmp_path / "c.png")]) == 0
+    out = capsys.readouterr().out
+    assert "lite-unet-bins: vividness 0.75" in out and "jkspnet-lab: vividness" not in out
+    assert main(["evaluate", str(photo_dir / "sub"), "--weights", str(jk), "--vividness", "0.5",
+                 "-o", str(tmp_path / "jk")]) == 2
+    assert "vividness applies to models with a bins head" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["compare", str(photo_dir), "--models", "jkspnet-lab", "--vividness", "2"])
+    assert "expected a number from 0 (muted) to 1 (vivid), got '2'" in capsys.readouterr().err
+
+
 def test_bad_arguments_are_refused(photo_dir, make_weights, tmp_path):
     weights = make_weights("jkspnet-lab")
     with pytest.raises(ValueError, match="protocol"):

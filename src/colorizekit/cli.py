@@ -11,9 +11,24 @@ import sys
 from collections.abc import Sequence
 
 from colorizekit import __version__
-from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE, PRECISIONS
+from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE, DEFAULT_VIVIDNESS, PRECISIONS
 
 _MODEL_HELP = f"model name (default: the weights file's model, else {DEFAULT_MODEL})"
+_VIVIDNESS_HELP = ("colour strength from 0 (muted: the predicted colours' mean) to 1 (vivid: close to the most likely "
+                   "colour); only models with a bins head (colour mode ab-bins) take it (default: the weights' "
+                   f"measured default, else {DEFAULT_VIVIDNESS:g})")
+
+
+def _parse_vividness(text: str) -> float:
+    """--vividness V: a number from 0 to 1 (bins.vividness_to_temperature decides)."""
+    from colorizekit.bins import vividness_to_temperature
+
+    try:
+        value = float(text)
+        vividness_to_temperature(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 (muted) to 1 (vivid), got {text!r}") from None
+    return value
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -45,6 +60,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100 (default: 95)")
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist already")
     p.add_argument("--side-by-side", action="store_true", help="also write <name>_side_by_side: grayscale | colour")
+    p.add_argument("--vividness", type=_parse_vividness, metavar="V", help=_VIVIDNESS_HELP)
     p.add_argument("--batch-size", type=int, default=4, help="photos predicted together (default: 4)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
@@ -62,7 +78,7 @@ def _run_colorize(args: argparse.Namespace) -> int:
     if not 1 <= args.quality <= 100:
         raise ValueError(f"--quality must be between 1 and 100, got {args.quality}")
     colorizer = Colorizer(model=args.model, weights=args.weights, device=args.device, size=args.size,
-                          batch_size=args.batch_size, precision=args.precision)
+                          batch_size=args.batch_size, precision=args.precision, vividness=args.vividness)
     with warnings.catch_warnings():  # notes get a line of their own, above the progress bar
         warnings.showwarning = lambda message, *a, **k: tqdm.write(f"note: {message}", file=sys.stderr)
         report = colorize_files(colorizer, args.inputs, args.out, format=args.format, quality=args.quality,
@@ -188,6 +204,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
     p.add_argument("--limit", type=int, help="evaluate only the first N photos")
     p.add_argument("--grid-count", type=int, default=3, help="worst and best photos shown in worst_best.png (default: 3)")
+    p.add_argument("--vividness", type=_parse_vividness, metavar="V", help=_VIVIDNESS_HELP)
     p.set_defaults(func=_run_evaluate)
 
 
@@ -196,7 +213,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from colorizekit.evaluation_report import failed_lines, write_report
 
     result = evaluate(args.source, args.model, weights=args.weights, size=args.size, protocol=args.protocol,
-                      batch_size=args.batch_size, device=args.device, limit=args.limit)
+                      batch_size=args.batch_size, device=args.device, limit=args.limit, vividness=args.vividness)
     for line in failed_lines(result):
         print(line, file=sys.stderr)
     if not result.images:
@@ -223,6 +240,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", choices=["full", "design"], default="full", help="as for evaluate (default: full)")
     p.add_argument("--limit", type=int, help="use only the first N photos")
     p.add_argument("--cell-height", type=int, default=192, help="picture height in the grid, pixels (default: 192)")
+    p.add_argument("--vividness", type=_parse_vividness, metavar="V",
+                   help="colour strength from 0 (muted) to 1 (vivid) for the models with a bins head; ignored for "
+                        f"the others (default: each model's measured default, else {DEFAULT_VIVIDNESS:g})")
     p.add_argument("--batch-size", type=int, default=4, help="photos colorized together (default: 4)")
     p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
     p.set_defaults(func=_run_compare)
@@ -235,7 +255,8 @@ def _run_compare(args: argparse.Namespace) -> int:
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     comparison = compare(args.source, models, weights=args.weights, size=args.size, protocol=args.protocol,
-                         batch_size=args.batch_size, device=args.device, limit=args.limit)
+                         batch_size=args.batch_size, device=args.device, limit=args.limit,
+                         vividness=args.vividness)
     for line in failed_lines(comparison.results[0]):
         print(line, file=sys.stderr)
     if not comparison.results[0].images:
@@ -243,6 +264,9 @@ def _run_compare(args: argparse.Namespace) -> int:
     with atomic_path(args.out) as tmp:
         comparison_grid(comparison, cell_height=args.cell_height).save(tmp)
     print(comparison.table())
+    for result in comparison.results:
+        if result.vividness is not None:
+            print(f"{result.model}: vividness {result.vividness:g}")
     print(f"{len(comparison.results[0].images)} photo(s), {len(models)} model(s) -> {args.out}")
     return 0
 
