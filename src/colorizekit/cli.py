@@ -33,11 +33,13 @@ def _parse_vividness(text: str) -> float:
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="list models, or print one model's layer table, parameters and mult-adds",
-                       description="Print a model's layer table (as the design documents' summaries), "
-                                   "parameter count and mult-adds for a batch at a given size.")
+                       description="Without --model: list every model with its parameters and the mult-adds it "
+                                   "performs on one photo, beside the design's jkspnet-lab. With --model: print "
+                                   "that model's layer table (as the design documents' summaries), parameter "
+                                   "count and mult-adds for a batch at a given size.")
     p.add_argument("--model", help="registry name (omit to list the available models)")
-    p.add_argument("--batch-size", type=int, default=32, help="batch size for the count (default: 32)")
-    p.add_argument("--image-size", type=int, default=128, help="square input size for the count (default: 128)")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size for --model's count (default: 32)")
+    p.add_argument("--image-size", type=int, default=128, help="square input size for the counts (default: 128)")
     p.set_defaults(func=_run_info)
 
 
@@ -117,17 +119,15 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from colorizekit.models import create_model, get_model_info, list_models
-    from colorizekit.complexity import format_summary, summarize
+    from colorizekit.complexity import format_model_list, format_summary, model_costs, summarize_model
 
+    if args.batch_size < 1 or args.image_size < 1:
+        raise ValueError(f"--batch-size and --image-size must be positive, got {args.batch_size} and {args.image_size}")
     if args.model is None:
-        for name in list_models():
-            info = get_model_info(name)
-            print(f"{name:<14} colour mode {info.color_mode:<4} {info.description}")
+        print(format_model_list(model_costs(args.image_size), args.image_size))
         return 0
-    get_model_info(args.model)
     shape = (args.batch_size, 1, args.image_size, args.image_size)
-    print(format_summary(summarize(create_model(args.model), shape, args.model)))
+    print(format_summary(summarize_model(args.model, shape)))
     return 0
 
 

@@ -1,11 +1,12 @@
 """A model's complexity for `colorizekit info`: its layer table, parameter count and mult-adds, in the
-layout of the design documents' torchinfo summaries.
+layout of the design documents' torchinfo summaries, and every model's cost beside the design's
+jkspnet-lab (`model_costs`, `format_model_list`).
 
-Mult-adds follow torchinfo's convention, which the design's figures use: for every convolution
-and transposed convolution, (weights + biases) x output positions x batch; for BatchNorm, its
-parameters x batch. Note that for a stride-2 transposed conv this convention counts 4x the
-arithmetic actually done (each *input* position meets the kernel once); `real_macs` below gives
-the arithmetic count used for FLOP-utilisation figures.
+Mult-adds follow torchinfo's convention, which the design's figures use: for every convolution,
+transposed convolution and linear layer, (weights + biases) x output positions x batch; for
+BatchNorm, its parameters x batch. Note that for a stride-2 transposed conv this convention counts
+4x the arithmetic actually done (each *input* position meets the kernel once); `real_macs` below
+gives the arithmetic count used for FLOP-utilisation figures.
 
 The forward pass that finds the layers runs on one photo; shapes and counts are scaled to the batch
 asked for. In eval mode every layer treats the photos of a batch alike, so the figures are exact.
@@ -39,7 +40,7 @@ class ModelSummary:
     total_params: int  # all parameters
     trainable_params: int  # parameters with requires_grad
     mult_adds: int  # torchinfo-convention mult-adds for the whole batch
-    real_macs: int  # multiply-accumulates actually performed by convolutions, whole batch
+    real_macs: int  # multiply-accumulates actually performed by convolutions and linear layers, whole batch
 
 
 def _own_params(module: nn.Module) -> int:
@@ -73,6 +74,10 @@ def summarize(model: nn.Module, input_shape: tuple[int, int, int, int], model_na
             per_position = module.weight.numel()
             positions = (inputs[0] if isinstance(module, nn.ConvTranspose2d) else output).shape[2:].numel()
             counts["real_macs"] += n * positions * per_position
+        elif isinstance(module, nn.Linear):
+            rows = output.shape[:-1].numel()  # one per photo (and per position, for a linear layer on a map)
+            counts["mult_adds"] += rows * _own_params(module)
+            counts["real_macs"] += rows * module.weight.numel()
         elif isinstance(module, nn.BatchNorm2d):
             counts["mult_adds"] += n * _own_params(module)
 
@@ -131,7 +136,72 @@ def format_summary(s: ModelSummary) -> str:
         f"Trainable params: {s.trainable_params:,}",
         f"Non-trainable params: {s.total_params - s.trainable_params:,}",
         f"Total mult-adds (G): {s.mult_adds / 1e9:.2f}",
-        f"Convolution MACs actually performed (G): {s.real_macs / 1e9:.2f}",
+        f"MACs actually performed (G): {s.real_macs / 1e9:.2f}",
         bar,
     ]
+    return "\n".join(lines)
+
+
+# -- every model, per photo ---------------------------------------------------------------------------
+
+REFERENCE_MODEL = "jkspnet-lab"  # the design's L -> ab model: `colorizekit info` gives each model's cost beside it
+
+
+def summarize_model(name: str, input_shape: tuple[int, int, int, int]) -> ModelSummary:
+    """`summarize` for a registered model, built with its default config on the CPU. ValueError when the
+    input's sides are not multiples of the model's size multiple."""
+    import warnings
+
+    from colorizekit.models import create_model, get_model_info
+
+    multiple = get_model_info(name).size_multiple
+    height, width = input_shape[-2:]
+    if height % multiple or width % multiple:
+        raise ValueError(f"model {name!r} needs sides that are multiples of {multiple}; got {height} x {width}")
+    with warnings.catch_warnings():  # PyTorch's performance notes on the traced layers concern no one here
+        warnings.simplefilter("ignore", UserWarning)
+        return summarize(create_model(name), input_shape, name)
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """A registered model's size and the arithmetic it does on one photo."""
+
+    name: str  # registry name
+    color_mode: str  # its colour mode
+    description: str  # one line
+    params: int  # all parameters
+    real_macs: int  # multiply-accumulates actually performed on one photo (`ModelSummary.real_macs`)
+
+
+def model_costs(image_size: int = 128) -> list[ModelCost]:
+    """Every registered model's parameters and real mult-adds for one `image_size` x `image_size` photo."""
+    from colorizekit.models import get_model_info, list_models
+
+    costs = []
+    for name in list_models():
+        info = get_model_info(name)
+        s = summarize_model(name, (1, 1, image_size, image_size))
+        costs.append(ModelCost(name, info.color_mode, info.description, s.total_params, s.real_macs))
+    return costs
+
+
+def relative_cost(macs: int, reference_macs: int, reference: str = REFERENCE_MODEL) -> str:
+    """`macs` beside `reference_macs`: "1/23.6 of jkspnet-lab" below it, "1.05 x jkspnet-lab" from it up."""
+    ratio = macs / reference_macs
+    return f"1/{1 / ratio:.1f} of {reference}" if ratio < 1 else f"{ratio:.2f} x {reference}"
+
+
+def format_model_list(costs: list[ModelCost], image_size: int, reference: str = REFERENCE_MODEL) -> str:
+    """One line per model: name, colour mode, parameters, real mult-adds per photo, their ratio to
+    `reference`'s, description."""
+    reference_macs = next(c.real_macs for c in costs if c.name == reference)
+    lines = [f"{'model':<16}{'colour mode':<13}{'parameters':>11}{'mult-adds':>11}  {'beside ' + reference:<24}"
+             "description"]
+    for c in costs:
+        relative = "the reference" if c.name == reference else relative_cost(c.real_macs, reference_macs, reference)
+        lines.append(f"{c.name:<16}{c.color_mode:<13}{c.params:>11,}{c.real_macs / 1e9:>9.2f} G  {relative:<24}"
+                     f"{c.description}")
+    lines.append(f"mult-adds: those the layers actually perform on one {image_size} x {image_size} photo. "
+                 "`colorizekit info --model NAME` prints a model's layer table.")
     return "\n".join(lines)
