@@ -138,7 +138,7 @@ class _Batches:
 
 def colorizekit_throughput(model_name: str, paths: list[Path], *, batch_size: int, size: int, steps: int,
                            warmup: int, workers: int, device: torch.device, compile: bool,
-                           precision: str = "auto") -> float:
+                           precision: str = "auto", channels_last: bool | None = None) -> float:
     """Images per second of colorizekit's training step and data pipeline (photos cached in RAM)."""
     cache = PhotoCache(paths, CACHE_SCALE * size, max_bytes=2**34)
     cache.fill(progress=False)
@@ -147,7 +147,7 @@ def colorizekit_throughput(model_name: str, paths: list[Path], *, batch_size: in
     loader = make_loader(dataset, sampler, batch_size=batch_size, workers=0 if device.type == "cpu" else workers,
                          pin_memory=device.type == "cuda")
     return measure_throughput(model_name, _Batches(loader), steps=steps, warmup=warmup, device=str(device),
-                              compile=compile, precision=precision)
+                              compile=compile, precision=precision, channels_last=channels_last)
 
 
 def cpu_name() -> str:
@@ -166,6 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--batch-sizes", nargs="+", type=int, default=[32, 128], help="batch sizes (default: 32 128)")
     p.add_argument("--image-sizes", nargs="+", type=int, default=[64, 128],
                    help="square training sizes (default: 64 128)")
+    p.add_argument("--layouts", nargs="+", choices=["default", "contiguous", "channels_last"], default=["default"],
+                   help="memory layouts of colorizekit's loop (default: the one training uses for the model)")
     p.add_argument("--precisions", nargs="+", choices=["fp32", "bf16"],
                    help="precisions of colorizekit's loop (default: fp32, and bf16 where the hardware runs it natively)")
     p.add_argument("--steps", type=int, default=30, help="timed steps per measurement (default: 30)")
@@ -201,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{len(paths)} photos from {args.data or 'synthetic JPEGs'}")
         print(f"{args.steps} timed steps after {args.warmup} warm-up steps; "
               f"bf16 peak: {f'{peak / 1e12:.1f} TFLOP/s' if peak else 'n/a'}")
-        header = (f"{'model':<15}{'size':>5}{'batch':>6}  {'loop':<12}{'prec':<5}{'images/s':>10}{'ratio':>8}"
+        header = (f"{'model':<15}{'size':>5}{'batch':>6}  {'loop':<17}{'prec':<5}{'images/s':>10}{'ratio':>8}"
                   f"{'TFLOP/s':>9}{'MFU':>8}")
         print(header)
         print("-" * len(header))
@@ -212,15 +214,17 @@ def main(argv: list[str] | None = None) -> int:
                 for batch in args.batch_sizes:
                     kw = dict(batch_size=batch, size=size, steps=args.steps, warmup=args.warmup,
                               workers=args.workers, device=device)
-                    rows = [("colorizekit", prec, colorizekit_throughput(model_name, paths, compile=args.compile,
-                                                                          precision=prec, **kw))
-                            for prec in precisions]
+                    layouts = {"default": None, "contiguous": False, "channels_last": True}
+                    rows = [("colorizekit" if layout == "default" else f"ck/{layout}", prec,
+                             colorizekit_throughput(model_name, paths, compile=args.compile, precision=prec,
+                                                    channels_last=layouts[layout], **kw))
+                            for prec in precisions for layout in args.layouts]
                     if not args.skip_notebook and get_model_info(model_name).mode.default_loss == "mse":
                         rows.append(("notebook", "fp32", notebook_throughput(model_name, paths, **kw)))
                     base = rows[0][2]
                     for loop, prec, ips in rows:
                         mfu = f"{100 * ips * flops_per_image / peak:.1f}%" if peak else "n/a"
-                        print(f"{model_name:<15}{size:>5}{batch:>6}  {loop:<12}{prec:<5}{ips:>10.1f}"
+                        print(f"{model_name:<15}{size:>5}{batch:>6}  {loop:<17}{prec:<5}{ips:>10.1f}"
                               f"{ips / base:>7.2f}x{ips * flops_per_image / 1e12:>9.3f}{mfu:>8}", flush=True)
                     if device.type == "cuda":
                         torch.cuda.empty_cache()

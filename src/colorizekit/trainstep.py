@@ -36,7 +36,8 @@ class Stepper:
 
     def __init__(self, model_name: str, device: torch.device, *, model_config: dict[str, Any] | None = None,
                  loss: str | None = None, precision: str = "auto", lr: float = 1e-3, weight_decay: float = 1e-7,
-                 compile: bool = False, ctx: Dist | None = None, sync_bn: bool = False, seed: int = 44) -> None:
+                 compile: bool = False, ctx: Dist | None = None, sync_bn: bool = False, seed: int = 44,
+                 channels_last: bool | None = None) -> None:
         self.ctx = ctx or Dist()
         self.device = device
         info = get_model_info(model_name)
@@ -49,6 +50,8 @@ class Stepper:
         self.precision = precision_name(dtype)  # "bf16" or "fp32", as used
         self.autocast_dtype = dtype if dtype != torch.float32 else None
         fast_layout = self.cuda or (device.type == "cpu" and info.cpu_channels_last)
+        if channels_last is not None:  # the benchmark measures both layouts
+            fast_layout = channels_last
         self.memory_format = torch.channels_last if fast_layout else torch.contiguous_format
         torch.manual_seed(seed)  # the same initial weights on every rank and every run
         model = create_model(model_name, **(model_config or {}))
@@ -113,15 +116,17 @@ class Stepper:
 
 
 def measure_throughput(model_name: str, batches: Iterable[torch.Tensor], *, steps: int, warmup: int = 3,
-                       device: str = "auto", precision: str = "auto", compile: bool = False) -> float:
+                       device: str = "auto", precision: str = "auto", compile: bool = False,
+                       channels_last: bool | None = None) -> float:
     """Training images per second of the real training step (`train`'s own code) on uint8 RGB batches
-    (B, 3, S, S) from `batches` (re-iterated as needed); the first `warmup` steps are not timed."""
+    (B, 3, S, S) from `batches` (re-iterated as needed); the first `warmup` steps are not timed.
+    channels_last: force a memory layout (None: the one training uses for this model and device)."""
     from colorizekit.distributed import setup_distributed
 
     _, device_t = setup_distributed(device)
     if device_t.type == "cuda":
         torch.backends.cudnn.benchmark = True
-    stepper = Stepper(model_name, device_t, precision=precision, compile=compile)
+    stepper = Stepper(model_name, device_t, precision=precision, compile=compile, channels_last=channels_last)
     stepper.set_loss_options()
 
     def endless() -> Iterator[torch.Tensor]:
