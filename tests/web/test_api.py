@@ -46,14 +46,32 @@ def weights_file(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def bins_weights_file(tmp_path_factory) -> Path:
+    """Random-init lite-unet-bins weights whose card gives a measured default vividness of 0.7."""
+    import torch
+
+    from colorizekit.checkpoint import export_weights
+    from colorizekit.models import create_model
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "lite-unet-bins-random.safetensors"
+    export_weights(path, "lite-unet-bins", create_model("lite-unet-bins").state_dict(),
+                   card={"test": True, "default_vividness": 0.7})
+    return path
+
+
 class FakeColorizer:
-    """Tints the gray; can hold every batch at a gate to keep the worker busy."""
+    """Tints the gray; can hold every batch at a gate to keep the worker busy. Takes keyword options
+    (the vividness) only as the service passes them: none when a request chose none."""
 
-    def __init__(self, log: list, gate: threading.Event | None, started: threading.Event | None) -> None:
-        self.log, self.gate, self.started = log, gate, started
+    def __init__(self, log: list, options: list, gate: threading.Event | None,
+                 started: threading.Event | None) -> None:
+        self.log, self.options, self.gate, self.started = log, options, gate, started
 
-    def colorize_loaded(self, images):
+    def colorize_loaded(self, images, **options):
         self.log.append(len(images))
+        self.options.append(options)
         if self.started is not None:
             self.started.set()
         if self.gate is not None and not self.gate.wait(30):
@@ -66,15 +84,17 @@ class FakeFactory:
         self.gate = gate
         self.started = threading.Event()
         self.batches: list[int] = []  # size of each batch colorized
+        self.options: list[dict] = []  # keyword options of each call, e.g. {"vividness": 0.3}
         self.built: list[tuple[str, int]] = []  # (model, size) of each colorizer built
 
     def __call__(self, model, weights, size):
         self.built.append((model, size))
-        return FakeColorizer(self.batches, self.gate, self.started)
+        return FakeColorizer(self.batches, self.options, self.gate, self.started)
 
 
-def _client(weights_file: Path, factory=None, **overrides) -> TestClient:
-    settings = ServeSettings(weights=(weights_file,), **overrides)
+def _client(weights_file: Path | tuple[Path, ...], factory=None, **overrides) -> TestClient:
+    files = weights_file if isinstance(weights_file, tuple) else (weights_file,)
+    settings = ServeSettings(weights=files, **overrides)
     return TestClient(create_app(settings, colorizer_factory=factory or FakeFactory()))
 
 
@@ -146,7 +166,8 @@ def test_models_lists_every_model_with_weights_and_default(client):
     assert body["default"] == "jkspnet-lab" and models["jkspnet-lab"]["default"]
     assert models["jkspnet-lab"] | {"description": None} == {
         "name": "jkspnet-lab", "color_mode": "lab", "description": None, "weights": True,
-        "weights_source": "file", "reason": None, "default": True}
+        "weights_source": "file", "reason": None, "vividness_control": False, "default_vividness": None,
+        "default": True}
     assert models["jkspnet-lab"]["description"]
     assert models["unet-rgb"]["color_mode"] == "rgb"
     assert models["unet-rgb"]["weights"] is False and "--weights" in models["unet-rgb"]["reason"]
@@ -172,7 +193,10 @@ def test_page_and_static_files_are_served_from_the_server_only(client):
 def test_openapi_documents_the_upload(client):
     spec = client.get("/openapi.json").json()
     op = spec["paths"]["/api/colorize"]["post"]
-    assert "file" in op["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    fields = op["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
+    assert {"file", "model", "size", "vividness"} <= set(fields)
+    assert (fields["vividness"]["minimum"], fields["vividness"]["maximum"]) == (0, 1)
+    assert "bins head" in fields["vividness"]["description"] and "vividness" in op["responses"]["422"]["description"]
     assert {"200", "413", "415", "503"} <= set(op["responses"])
 
 
@@ -375,6 +399,71 @@ def test_bad_settings_are_refused():
     with pytest.raises(ValueError, match="queue_size"):
         ServeSettings(queue_size=0)
 
+
+
+# -- vividness ----------------------------------------------------------------------------------------
+
+def test_models_say_which_have_a_vividness_control_and_its_default(weights_file, bins_weights_file):
+    with _client((weights_file, bins_weights_file)) as c:
+        models = {m["name"]: m for m in c.get("/api/models").json()["models"]}
+    assert (models["lite-unet-bins"]["vividness_control"], models["lite-unet-bins"]["default_vividness"]) == (True, 0.7)
+    assert (models["jkspnet-lab"]["vividness_control"], models["jkspnet-lab"]["default_vividness"]) == (False, None)
+    assert models["unet-rgb"]["default_vividness"] is None  # no weights
+
+
+def test_vividness_groups_jobs_and_reaches_the_colorizer_only_when_chosen(weights_file, bins_weights_file):
+    gate = threading.Event()
+    factory = FakeFactory(gate)
+    with _client((weights_file, bins_weights_file), factory, batch_size=8, preload=False) as c:
+        data = _encode(_gray(), "PNG")
+        results: list = []
+
+        def post(**fields):
+            t = threading.Thread(target=lambda: results.append(_post(c, data, "p.png", **fields)))
+            t.start()
+            return t
+
+        threads = [post(model="lite-unet-bins")]  # held at the gate while the others queue
+        assert factory.started.wait(10)
+        threads += [post(model="lite-unet-bins", vividness=v) for v in (0.2, 0.9, 0.2)]
+        threads.append(post(model="lite-unet-bins"))
+        threads.append(post())  # jkspnet-lab, no vividness control
+        _wait_for(lambda: c.get("/healthz").json()["queued"] == 5)
+        gate.set()
+        for t in threads:
+            t.join(30)
+    assert all(r.status_code == 200 for r in results), [r.text for r in results]
+    assert sorted(r.headers.get("x-colorizekit-vividness", "-") for r in results) == ["-", "0.2", "0.2", "0.7", "0.7",
+                                                                                        "0.9"]
+    assert factory.built == [("lite-unet-bins", 256), ("jkspnet-lab", 256)]  # one colorizer whatever the vividness
+    # the first batch, then one call per (model, size, vividness) group of the second batch
+    calls = sorted(zip(factory.batches, map(str, factory.options)))
+    assert calls == sorted([(1, "{}"), (2, "{'vividness': 0.2}"), (1, "{'vividness': 0.9}"), (1, "{}"), (1, "{}")])
+
+
+@pytest.mark.parametrize("fields, needles", [
+    ({"model": "lite-unet-bins", "vividness": "1.5"}, ["lite-unet-bins", "vividness must be a number from 0", "1.5"]),
+    ({"model": "lite-unet-bins", "vividness": "-0.1"}, ["vividness must be a number from 0"]),
+    ({"model": "lite-unet-bins", "vividness": "vivid"}, ["vividness must be a number from 0", "'vivid'"]),
+    ({"model": "lite-unet-bins", "vividness": "nan"}, ["vividness must be a number from 0"]),
+    ({"vividness": "0.5"}, ["jkspnet-lab", "vividness applies to models with a bins head"]),
+])
+def test_bad_vividness_is_422_with_one_line(weights_file, bins_weights_file, fields, needles):
+    with _client((weights_file, bins_weights_file), preload=False) as c:
+        _assert_one_line_error(_post(c, _encode(_gray(), "PNG"), **fields), 422, *needles)
+        _assert_still_serving(c)
+
+
+def test_real_colorizer_takes_the_vividness_per_call(bins_weights_file):
+    """The default factory's Colorizer on random lite-unet-bins weights: vividness 0 and 1 decode differently."""
+    with TestClient(create_app(ServeSettings(model="lite-unet-bins", weights=(bins_weights_file,), size=64,
+                                             device="cpu"))) as c:
+        data = _encode(_gray(64, 96), "PNG")
+        muted, vivid = (_post(c, data, vividness=v) for v in (0, 1))
+        assert muted.status_code == vivid.status_code == 200, (muted.text, vivid.text)
+        assert muted.headers["x-colorizekit-vividness"] == "0" and vivid.headers["x-colorizekit-vividness"] == "1"
+        assert not np.array_equal(np.asarray(Image.open(io.BytesIO(muted.content))),
+                                  np.asarray(Image.open(io.BytesIO(vivid.content))))
 
 # -- the queue ----------------------------------------------------------------------------------------
 

@@ -2,10 +2,12 @@
 
 Endpoints:
 - `GET /` the page (`static/index.html`, `app.css`, `app.js`; nothing is loaded from elsewhere);
-- `GET /api/models` the models: colour mode, description, whether weights are present, the default;
-- `POST /api/colorize` multipart `file` (optional fields `model`, `size`) -> the colour photo, same
-  width and height, in the input's format (JPEG, PNG, WebP and TIFF are kept; GIF, BMP and other
-  formats come back as PNG), EXIF and ICC profile carried over;
+- `GET /api/models` the models: colour mode, description, whether weights are present, whether
+  decoding has a vividness control and the weights' default vividness, the default model;
+- `POST /api/colorize` multipart `file` (optional fields `model`, `size`, and `vividness` from 0 muted
+  to 1 vivid for models with a bins head) -> the colour photo, same width and height, in the input's
+  format (JPEG, PNG, WebP and TIFF are kept; GIF, BMP and other formats come back as PNG), EXIF and
+  ICC profile carried over;
 - `GET /healthz` liveness and queue depth. OpenAPI docs are at `/docs`.
 
 Errors are JSON `{"detail": "<one line>"}`. Status codes of `POST /api/colorize`:
@@ -14,7 +16,8 @@ Errors are JSON `{"detail": "<one line>"}`. Status codes of `POST /api/colorize`
   an oversized body is never held in memory), or an image over `max_pixels` (a decompression bomb:
   413 rather than 422 because, as for a large file, the remedy is a smaller image);
 - 415: not an image Pillow can identify, or a body that is not multipart/form-data;
-- 422: an image that cannot be decoded (truncated, corrupt), an unknown model, a bad `size`;
+- 422: an image that cannot be decoded (truncated, corrupt), an unknown model, a bad `size`, a
+  `vividness` that is not a number from 0 to 1 or is given for a model without a bins head;
 - 503: the queue is full (with Retry-After), or the model has no weights (no Retry-After: start the
   server with `--weights`).
 
@@ -39,6 +42,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from colorizekit import __version__
+from colorizekit.models import get_model_info
 from colorizekit.web.service import ColorizerFactory, ColorizeService, default_colorizer_factory, probe_image
 from colorizekit.web.settings import ModelEntry, ServeSettings, find_models
 from colorizekit.web.upload import read_upload
@@ -95,6 +99,10 @@ _UPLOAD_SCHEMA = {
                 "file": {"type": "string", "format": "binary", "description": "a photo (JPEG, PNG, WebP, TIFF, GIF, BMP...)"},
                 "model": {"type": "string", "description": "model name (default: the server's)"},
                 "size": {"type": "integer", "description": "working size, short side in pixels"},
+                "vividness": {"type": "number", "minimum": 0, "maximum": 1,
+                              "description": "models with a bins head only (see GET /api/models): 0 muted (the "
+                                             "predicted colours' mean) ... 1 vivid (close to the most likely colour); "
+                                             "default: the weights' measured default"},
             },
         }}},
     },
@@ -104,7 +112,8 @@ _UPLOAD_SCHEMA = {
         "400": {"description": "empty upload, no file field, malformed form"},
         "413": {"description": "file over the upload limit, or image over the pixel limit"},
         "415": {"description": "not an image"},
-        "422": {"description": "undecodable (truncated, corrupt) image; unknown model; bad size"},
+        "422": {"description": "undecodable (truncated, corrupt) image; unknown model; bad size; vividness out "
+                               "of [0, 1] or for a model without a bins head"},
         "503": {"description": "queue full (Retry-After), or model without weights"},
     },
 }
@@ -170,7 +179,7 @@ def _add_api_routes(app: FastAPI, settings: ServeSettings, models: dict[str, Mod
             "done": service.done,
         }
 
-    @app.get("/api/models", summary="Models, their colour modes, whether weights are present, the default")
+    @app.get("/api/models", summary="Models: colour modes, whether weights are present, vividness controls, the default")
     async def api_models() -> dict[str, Any]:
         return {
             "default": settings.model,
@@ -181,6 +190,7 @@ def _add_api_routes(app: FastAPI, settings: ServeSettings, models: dict[str, Mod
             "models": [
                 {"name": m.name, "color_mode": m.color_mode, "description": m.description,
                  "weights": m.available, "weights_source": m.source, "reason": m.reason,
+                 "vividness_control": m.vividness_control, "default_vividness": m.default_vividness,
                  "default": m.name == settings.model}
                 for m in models.values()
             ],
@@ -197,15 +207,16 @@ def _add_api_routes(app: FastAPI, settings: ServeSettings, models: dict[str, Mod
         if not entry.available:
             raise HTTPException(503, entry.reason)
         size = _parse_size(upload.fields.get("size"), settings, entry)
+        vividness = _parse_vividness(upload.fields.get("vividness"), entry)
         data = bytes(upload.data)
         del upload.data[:]
         probe = await run_in_threadpool(probe_image, data, upload.filename, settings.max_pixels)
-        result = await service.submit(data, upload.filename, probe, model, size)
-        return Response(result.body, media_type=result.media_type, headers={
-            "Content-Disposition": content_disposition(result.filename),
-            "X-Colorizekit-Model": model,
-            "Cache-Control": "no-store",
-        })
+        result = await service.submit(data, upload.filename, probe, model, size, vividness)
+        headers = {"Content-Disposition": content_disposition(result.filename), "X-Colorizekit-Model": model,
+                   "Cache-Control": "no-store"}
+        if entry.vividness_control:
+            headers["X-Colorizekit-Vividness"] = f"{entry.default_vividness if vividness is None else vividness:g}"
+        return Response(result.body, media_type=result.media_type, headers=headers)
 
 
 def _parse_size(text: str | None, settings: ServeSettings, entry: ModelEntry) -> int:
@@ -217,3 +228,19 @@ def _parse_size(text: str | None, settings: ServeSettings, entry: ModelEntry) ->
     if not entry.size_multiple <= size <= settings.max_size:
         raise HTTPException(422, f"size must be between {entry.size_multiple} and {settings.max_size}, got {size}")
     return size
+
+
+def _parse_vividness(text: str | None, entry: ModelEntry) -> float | None:
+    """The request's vividness, None when it gave none; 422 with the colour mode's one-line reason when
+    it is not a number from 0 to 1 or the model has no vividness control."""
+    if not text:
+        return None
+    try:
+        vividness = float(text)
+    except ValueError:  # not a number: the colour mode's check below says so, in its words
+        vividness = None
+    try:
+        get_model_info(entry.name).mode.decode_options(text[:40] if vividness is None else vividness)  # type: ignore[arg-type]
+    except ValueError as exc:
+        raise HTTPException(422, f"model {entry.name!r}: {exc}") from None
+    return vividness

@@ -4,7 +4,8 @@ A header probe in the request rejects non-images and oversized images before the
 slot; decoding, colorizing and encoding happen on one worker thread, one batch at a time: an asyncio
 task takes up to `batch_size` waiting requests (and at most `max_pixels` pixels in total beyond the
 first) from a bounded asyncio.Queue, so concurrent requests wait in line instead of exhausting memory.
-Colorizers are built by a factory (one per model and working size, the least recently used dropped).
+Colorizers are built by a factory (one per model and working size, the least recently used dropped);
+a batch is colorized in groups of one model, size and vividness, the vividness passed per call.
 """
 
 from __future__ import annotations
@@ -55,8 +56,9 @@ STATUS_BY_KIND: dict[ImageErrorKind, int] = {  # the HTTP status of each kind of
 class ColorizerLike(Protocol):
     """What the app needs from a colorizer (`colorizekit.colorize.Colorizer` or a test double)."""
 
-    def colorize_loaded(self, images: list[Any]) -> list[np.ndarray]:
-        """LoadedImages -> (H, W, 3) float32 RGB in [0, 1], each the size of its input."""
+    def colorize_loaded(self, images: list[Any], vividness: float | None = None) -> list[np.ndarray]:
+        """LoadedImages -> (H, W, 3) float32 RGB in [0, 1], each the size of its input; `vividness` (bins
+        models) is passed only when a request chose one."""
         ...
 
 
@@ -128,6 +130,7 @@ class _Job:
     probe: Probe  # its header
     model: str  # model to use
     size: int  # working size
+    vividness: float | None  # chosen by the request (bins models), or None for the weights' default
     future: asyncio.Future  # set to a _Result or an exception
 
 
@@ -188,11 +191,12 @@ class ColorizeService:
         waiting = (self.queue.qsize() if self.queue else 0) + self.in_progress
         return int(min(120, max(1, math.ceil(self.seconds_per_image * max(1, waiting) / self.settings.batch_size))))
 
-    async def submit(self, data: bytes, name: str, probe: Probe, model: str, size: int) -> _Result:
+    async def submit(self, data: bytes, name: str, probe: Probe, model: str, size: int,
+                     vividness: float | None = None) -> _Result:
         """Queue a job and wait for its result; HTTPException 503 when the queue is full."""
         if not self.running or self.queue is None:
             raise HTTPException(503, "the colorizing worker is not running")
-        job = _Job(data, name, probe, model, size, asyncio.get_running_loop().create_future())
+        job = _Job(data, name, probe, model, size, vividness, asyncio.get_running_loop().create_future())
         try:
             self.queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -265,9 +269,9 @@ class ColorizeService:
         return colorizer
 
     def _run_batch(self, batch: list[_Job]) -> list[_Result | BaseException]:
-        """Decode, colorize (grouped by model and size) and encode; one job's failure spares the rest."""
+        """Decode, colorize (grouped by model, size and vividness) and encode; one job's failure spares the rest."""
         outcomes: list[_Result | BaseException | None] = [None] * len(batch)
-        groups: dict[tuple[str, int], list[tuple[int, Any]]] = {}
+        groups: dict[tuple[str, int, float | None], list[tuple[int, Any]]] = {}
         for i, job in enumerate(batch):
             try:
                 image = load_image(bytes(job.data), max_pixels=self.settings.max_pixels)
@@ -277,11 +281,12 @@ class ColorizeService:
             except Exception as exc:
                 outcomes[i] = HTTPException(422, f"{job.name}: cannot decode image ({type(exc).__name__}: {exc})")
                 continue
-            groups.setdefault((job.model, job.size), []).append((i, image))
-        for (model, size), members in groups.items():
+            groups.setdefault((job.model, job.size, job.vividness), []).append((i, image))
+        for (model, size, vividness), members in groups.items():
+            chosen = {} if vividness is None else {"vividness": vividness}
             try:
                 colorizer = self._colorizer(model, size)
-                rgbs = colorizer.colorize_loaded([image for _, image in members])
+                rgbs = colorizer.colorize_loaded([image for _, image in members], **chosen)
             except WeightsError as exc:
                 for i, _ in members:
                     outcomes[i] = HTTPException(503, f"model {model!r} cannot be loaded: {exc}")

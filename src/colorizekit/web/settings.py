@@ -54,6 +54,8 @@ class ModelEntry:
     size_multiple: int  # smallest working size
     weights: Path | None  # file to load, or None when the model has no weights
     source: str | None  # "file" (--weights), "shipped" (inside the package) or None (no weights)
+    vividness_control: bool  # decoding takes a vividness (the model has a bins head)
+    default_vividness: float | None  # its weights' vividness when a request names none (None: no control or no weights)
 
     @property
     def available(self) -> bool:
@@ -69,9 +71,10 @@ class ModelEntry:
 
 
 def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
-    """All registered models, with the weights each would use: a `--weights` file, else shipped weights.
-    WeightsError (a ValueError) naming a file that cannot be read or is the second for one model."""
-    from colorizekit.checkpoint import WeightsError, resolve_weights, weights_by_model
+    """All registered models, with the weights each would use (a `--weights` file, else shipped weights)
+    and, for models with a bins head, the vividness those decode at by default. WeightsError (a
+    ValueError) naming a file that cannot be read or is the second for one model."""
+    from colorizekit.checkpoint import WeightsError, default_vividness, resolve_weights, weights_by_model
     from colorizekit.models import get_model_info, list_models
 
     given = weights_by_model(settings.weights)
@@ -84,7 +87,8 @@ def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
             except WeightsError:
                 pass
         info = get_model_info(name)
-        entries[name] = ModelEntry(name, info.color_mode, info.description, info.size_multiple, weights, source)
+        entries[name] = ModelEntry(name, info.color_mode, info.description, info.size_multiple, weights, source,
+                                   info.mode.supports_vividness, default_vividness(weights) if weights else None)
     return entries
 
 
