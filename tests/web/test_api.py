@@ -180,6 +180,9 @@ def test_page_and_static_files_are_served_from_the_server_only(client):
     html = page.text
     assert '<meta name="viewport"' in html and 'aria-live="polite"' in html
     assert re.search(r'<label for="slider">', html) and 'type="range"' in html
+    vividness = re.search(r'<div id="vividness-field" class="field" hidden>.*?</div>\s*</div>', html, re.S).group(0)
+    assert '<label for="vividness">Vividness</label>' in vividness and ">muted<" in vividness and ">vivid<" in vividness
+    assert re.search(r'<input id="vividness" [^>]*type="range" min="0" max="1" step="0.05"', vividness)
     assert "default-src 'self'" in page.headers["content-security-policy"]
     for name, kind in [("app.css", "text/css"), ("app.js", "javascript")]:
         r = client.get(f"/static/{name}")

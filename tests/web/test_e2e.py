@@ -2,8 +2,8 @@
 
 Uploads a synthetic grayscale photo, waits for the result, and checks what a person would: the
 result at the input's full pixel size, the before/after slider (keyboard too), the download link,
-a clear message for a file that is not an image, and a phone-sized layout without sideways
-scrolling. Saves screenshots in tmp_path, and also at $COLORIZEKIT_SCREENSHOT when set.
+the vividness slider (only for a model with a bins head; a new vividness colorizes again), a clear
+message for a file that is not an image, and a phone-sized layout without sideways scrolling. Saves screenshots in tmp_path, and also at $COLORIZEKIT_SCREENSHOT when set.
 
 Needs `apt-get install chromium chromium-driver` and `pip install selenium`; skipped otherwise.
 Random weights (plumbing only): the colours mean nothing.
@@ -50,13 +50,15 @@ def _free_port() -> int:
 
 @pytest.fixture
 def server(make_weights, tmp_path):
-    """`colorizekit serve` on a free loopback port with random jkspnet-lab weights; yields its URL."""
+    """`colorizekit serve` on a free loopback port with random jkspnet-lab and lite-unet-bins weights;
+    yields its URL."""
     _need_browser()
     port = _free_port()
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "colorizekit", "serve", "--port", str(port), "--weights", str(make_weights()),
-         "--size", "64", "--device", "cpu", "--log-level", "warning"],
+         "--weights", str(make_weights("lite-unet-bins")), "--size", "64", "--device", "cpu",
+         "--log-level", "warning"],
         stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -118,7 +120,7 @@ def _screenshot(driver, tmp_path: Path, name: str, env: str | None = None) -> Pa
 def test_colorize_a_photo_in_the_browser(server, browser, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
-    from selenium.webdriver.support.ui import WebDriverWait
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     width, height = PHOTO_SIZE
     photo = tmp_path / "photo.png"
@@ -180,6 +182,24 @@ def test_colorize_a_photo_in_the_browser(server, browser, tmp_path):
           new DragEvent('drop', {dataTransfer: dt, bubbles: true, cancelable: true}));""", dropped)
     wait.until(lambda d: "dropped.png colorized" in d.find_element(By.ID, "status").text)
     assert browser.find_element(By.ID, "download").get_attribute("download") == "dropped_color.png"
+
+    # Vividness: a slider only for a model with a bins head, at the weights' default; a new value
+    # (from the keyboard too) colorizes the photo again.
+    field = browser.find_element(By.ID, "vividness-field")
+    assert not field.is_displayed()  # jkspnet-lab has no vividness control
+    Select(browser.find_element(By.ID, "model")).select_by_value("lite-unet-bins")
+    assert field.is_displayed()
+    assert browser.find_element(By.CSS_SELECTOR, "label[for='vividness']").text.strip() == "Vividness"
+    assert [e.text for e in field.find_elements(By.CLASS_NAME, "range-end")] == ["muted", "vivid"]
+    vividness = browser.find_element(By.ID, "vividness")
+    assert vividness.get_attribute("value") == "0.5"
+    vividness.send_keys(Keys.ARROW_RIGHT)
+    assert vividness.get_attribute("value") == "0.55"
+    assert browser.find_element(By.ID, "vividness-value").text == "0.55"
+    wait.until(lambda d: "vividness 0.55" in d.find_element(By.ID, "result-meta").text)
+    assert "model lite-unet-bins" in browser.find_element(By.ID, "result-meta").text
+    Select(browser.find_element(By.ID, "model")).select_by_value("jkspnet-lab")
+    assert not field.is_displayed()
 
     # A file that is not an image: the server's one-line reason on the page, and the page still works.
     text = tmp_path / "notes.txt"

@@ -22,11 +22,16 @@
   const download = $("download");
   const openFull = $("open-full");
   const meta = $("result-meta");
+  const vividnessField = $("vividness-field");
+  const vividnessInput = $("vividness");
+  const vividnessValue = $("vividness-value");
 
   let settings = { max_upload_bytes: 25e6 };
   let models = [];
   let file = null;
   let busy = false;
+  let again = false;  // colorize once more when the current request ends (the vividness changed meanwhile)
+  let vividnessTimer = 0;
   let objectUrls = [];
 
   function megabytes(n) {
@@ -53,9 +58,33 @@
     errorEl.hidden = true;
   }
 
+  function currentModel() {
+    return models.find((m) => m.name === modelSelect.value);
+  }
+
   function updateButton() {
-    const model = models.find((m) => m.name === modelSelect.value);
+    const model = currentModel();
     submitButton.disabled = busy || !file || !model || !model.weights;
+  }
+
+  function setVividness(value) {
+    const v = Math.max(0, Math.min(1, Number(value)));
+    vividnessInput.value = String(v);
+    vividnessValue.textContent = v.toFixed(2);
+    vividnessInput.setAttribute("aria-valuetext", `${v.toFixed(2)}, from 0 muted to 1 vivid`);
+  }
+
+  // The slider is shown only for models whose decoding has a vividness (a bins head), at the
+  // weights' default.
+  function showVividness() {
+    const model = currentModel();
+    const control = Boolean(model && model.vividness_control);
+    vividnessField.hidden = !control;
+    if (control && model.default_vividness !== null) setVividness(model.default_vividness);
+  }
+
+  function chosenVividness() {
+    return vividnessField.hidden ? null : Number(vividnessInput.value).toFixed(2);
   }
 
   // The server's one-line reason: JSON {"detail": "..."}, else the status line.
@@ -85,7 +114,7 @@
   }
 
   function describeModel() {
-    const model = models.find((m) => m.name === modelSelect.value);
+    const model = currentModel();
     const missing = models.filter((m) => !m.weights).map((m) => `${m.reason}.`);
     const parts = [];
     if (model) parts.push(`${model.description} (colour mode ${model.color_mode}).`);
@@ -123,6 +152,7 @@
           "Start it with `colorizekit serve --weights FILE`.");
       }
       describeModel();
+      showVividness();
     } catch (err) {
       showError(`Could not load the list of models: ${err.message}`);
     }
@@ -159,7 +189,7 @@
     slider.setAttribute("aria-valuetext", `${v}% before, ${100 - v}% after`);
   }
 
-  async function showResult(blob, name, model) {
+  async function showResult(blob, name, model, vividness) {
     forgetUrls();
     const beforeUrl = URL.createObjectURL(file);
     const afterUrl = URL.createObjectURL(blob);
@@ -179,7 +209,8 @@
     download.textContent = `Download ${name}`;
     openFull.href = afterUrl;
     const size = afterOk ? `${resultImg.naturalWidth} × ${resultImg.naturalHeight} pixels, ` : "";
-    meta.textContent = `${size}${fileSize(blob.size)}, model ${model}.` +
+    meta.textContent = `${size}${fileSize(blob.size)}, model ${model}` +
+      (vividness === null ? "." : `, vividness ${vividness}.`) +
       (afterOk ? "" : " This browser cannot show this format; download it to view it.");
     setSplit(slider.value);
     setStatus(afterOk
@@ -189,8 +220,14 @@
   }
 
   async function colorize() {
-    if (!file || busy) return;
+    if (!file) return;
+    if (busy) {
+      again = true;
+      return;
+    }
+    again = false;
     const model = modelSelect.value;
+    const vividness = chosenVividness();
     clearError();
     if (file.size === 0) {
       showError(`${file.name}: empty file`);
@@ -208,6 +245,7 @@
     const body = new FormData();
     body.append("file", file, file.name);
     body.append("model", model);
+    if (vividness !== null) body.append("vividness", vividness);
     try {
       const response = await fetch("/api/colorize", { method: "POST", body });
       if (!response.ok) {
@@ -218,7 +256,7 @@
       const blob = await response.blob();
       const name = filenameFromDisposition(response.headers.get("Content-Disposition")) ||
         fallbackName(file.name, blob.type);
-      await showResult(blob, name, model);
+      await showResult(blob, name, model, vividness);
     } catch (err) {
       showError(`Could not reach the server: ${err.message}`);
       setStatus("");
@@ -227,6 +265,7 @@
       resultSection.removeAttribute("aria-busy");
       updateButton();
     }
+    if (again && !submitButton.disabled) colorize();
   }
 
   // Events
@@ -240,7 +279,18 @@
 
   modelSelect.addEventListener("change", () => {
     describeModel();
+    showVividness();
     updateButton();
+  });
+
+  // A new vividness colorizes the photo again, once the slider has rested for a moment (each arrow
+  // key press is a change).
+  vividnessInput.addEventListener("input", () => setVividness(vividnessInput.value));
+  vividnessInput.addEventListener("change", () => {
+    clearTimeout(vividnessTimer);
+    vividnessTimer = setTimeout(() => {
+      if (file && (busy || !resultSection.hidden)) colorize();  // while busy: once the request in flight ends
+    }, 350);
   });
 
   for (const type of ["dragenter", "dragover"]) {
