@@ -54,3 +54,27 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"{SHARED_DATA} not present")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def exported(tmp_path_factory):
+    """Factory: (weights file, its ONNX export) of seeded random weights for a model, made once per session.
+
+    For testing the plumbing only, as `make_weights`.
+    """
+    from colorizekit.checkpoint import export_weights
+    from colorizekit.export import export_onnx
+    from colorizekit.models import create_model
+
+    made: dict[str, tuple[Path, Path]] = {}
+
+    def make(model_name: str = "jkspnet-lab") -> tuple[Path, Path]:
+        if model_name not in made:
+            folder = tmp_path_factory.mktemp(f"exported-{model_name}")
+            torch.manual_seed(0)
+            weights = folder / f"{model_name}-random.safetensors"
+            export_weights(weights, model_name, create_model(model_name).state_dict(), card={"test": True})
+            made[model_name] = weights, export_onnx(folder / f"{model_name}.onnx", weights=weights)
+        return made[model_name]
+
+    return make

@@ -1,0 +1,124 @@
+"""Export to ONNX: every model, dynamic batch and size, decoding and temperature in the graph, metadata,
+and the cache of exports made on first use."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from colorizekit import __version__, color
+from colorizekit.checkpoint import load_weights
+from colorizekit.export import DecodedModel, cached_onnx, input_normalisation
+from colorizekit.models import create_model, get_model_info, list_models
+from colorizekit.modes import ColorMode
+
+BINS_MODELS = [m for m in list_models() if get_model_info(m).mode.supports_vividness]
+
+
+def _session(path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def _torch_decoded(weights, options: dict) -> DecodedModel:
+    loaded = load_weights(weights)
+    model = create_model(loaded.model_name, **loaded.model_config)
+    model.load_state_dict(loaded.state_dict)
+    return DecodedModel(model.eval(), get_model_info(loaded.model_name).mode, list(options))
+
+
+@pytest.mark.parametrize("model", list_models())
+def test_every_model_exports_with_dynamic_batch_and_size_and_matches_torch(exported, model):
+    weights, onnx_file = exported(model)
+    info = get_model_info(model)
+    session = _session(onnx_file)
+    options = json.loads(session.get_modelmeta().custom_metadata_map["decode_inputs"])
+    reference = _torch_decoded(weights, options)
+    m = info.size_multiple
+    for batch, (h, w) in ((1, (2 * m, 3 * m)), (3, (5 * m, 2 * m))):  # neither the export's batch nor its shape
+        x = torch.rand(batch, 1, h, w, generator=torch.Generator().manual_seed(batch)) - 0.5
+        feed = {"input": x.numpy(), **{k: np.array([v], np.float32) for k, v in options.items()}}
+        ab = session.run(["ab"], feed)[0]
+        assert ab.shape == (batch, 2, h // info.output_stride, w // info.output_stride)
+        with torch.no_grad():
+            expected = reference(x, *(torch.tensor([v]) for v in options.values())).numpy()
+        assert np.abs(ab - expected).max() < 1e-3 * max(1.0, np.abs(expected).max())
+
+
+@pytest.mark.parametrize("model", list_models())
+def test_metadata_says_what_the_file_is(exported, model):
+    info = get_model_info(model)
+    meta = _session(exported(model)[1]).get_modelmeta().custom_metadata_map
+    assert meta["format"] == "colorizekit-onnx" and meta["model"] == model
+    assert meta["color_mode"] == info.color_mode and meta["colorizekit_version"] == __version__
+    assert int(meta["size_multiple"]) == info.size_multiple and int(meta["output_stride"]) == info.output_stride
+    assert json.loads(meta["card"]) == {"test": True}
+    norm = json.loads(meta["normalisation"])  # following it by hand must give the mode's own input
+    gray = torch.linspace(0, 1, 57, dtype=torch.float64).view(1, 1, 1, -1)
+    source = {"gray": gray, "L": color.gray_to_l(gray)}[norm["input_from"]]
+    assert torch.allclose((source - norm["center"]) / norm["scale"], info.mode.input_from_gray(gray), atol=1e-9)
+    assert set(json.loads(meta["decode_inputs"])) == set(info.mode.decode_options())
+
+
+def test_normalisations_of_the_modes():
+    assert input_normalisation(get_model_info("unet-rgb").mode) == {"input_from": "gray", "center": 0.0, "scale": 1.0}
+    assert input_normalisation(get_model_info("jkspnet-lab").mode) == {"input_from": "L", "center": 50.0, "scale": 100.0}
+
+
+def test_an_input_the_metadata_cannot_describe_is_refused():
+    class Squared(ColorMode):
+        name = "squared"
+
+        def input_from_gray(self, gray):
+            return gray ** 2
+
+    with pytest.raises(ValueError, match="colour mode 'squared'.*not an affine function"):
+        input_normalisation(Squared())
+
+
+@pytest.mark.parametrize("model", BINS_MODELS)
+def test_bins_temperature_is_a_graph_input(exported, model):
+    weights, onnx_file = exported(model)
+    session = _session(onnx_file)
+    meta = session.get_modelmeta().custom_metadata_map
+    assert json.loads(meta["decode_inputs"]) == {"temperature": pytest.approx(0.2 ** 0.5)}  # vividness 0.5
+    m = get_model_info(model).size_multiple
+    x = torch.rand(1, 1, 2 * m, 2 * m, generator=torch.Generator().manual_seed(0)) - 0.5
+    reference = _torch_decoded(weights, {"temperature": None})
+    results = {}
+    for t in (1.0, 0.2):
+        results[t] = session.run(["ab"], {"input": x.numpy(), "temperature": np.array([t], np.float32)})[0]
+        with torch.no_grad():
+            expected = reference(x, torch.tensor([t])).numpy()
+        assert np.abs(results[t] - expected).max() < 1e-3
+    assert np.abs(results[0.2]).mean() > np.abs(results[1.0]).mean() + 0.1  # lower T: more vivid
+
+
+def test_cache_exports_once_per_weights_file(tmp_path, make_weights, monkeypatch):
+    from colorizekit import export
+
+    monkeypatch.setenv("COLORIZEKIT_CACHE", str(tmp_path / "cache"))
+    weights = make_weights("lite-unet-bins", seed=1)
+    first = cached_onnx(weights)
+    assert first.parent == tmp_path / "cache" / "onnx" and first.is_file()
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("exported again")
+
+    with monkeypatch.context() as m:
+        m.setattr(export, "write_onnx", no_export)
+        assert cached_onnx(weights) == first  # the same bytes: the cached file
+    other = make_weights("lite-unet-bins", seed=2)  # other weights, same name: a new export
+    assert cached_onnx(other) != first and len(list(first.parent.glob("*.onnx"))) == 2
+
+
+def test_cache_that_cannot_be_written_is_one_line(tmp_path, make_weights, monkeypatch):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("COLORIZEKIT_CACHE", str(blocker))
+    with pytest.raises(ValueError, match="cannot write its ONNX export to the cache") as info:
+        cached_onnx(make_weights("lite-unet-bins"))
+    assert "\n" not in str(info.value) and "COLORIZEKIT_CACHE" in str(info.value)
