@@ -9,7 +9,9 @@ Two kinds of file:
   state dict in fp16 plus string metadata (`format` "colorizekit-weights", `model`, `model_config`
   (JSON), `color_mode`, `colorizekit_version`, and a JSON model `card`). Loading one never unpickles code.
 
-Either kind rebuilds its model from what the file says; a file for another model is refused.
+Either kind rebuilds its model from what the file says; a file for another model is refused. A third
+kind, an ONNX export (`.onnx`, from `colorizekit export`), holds no PyTorch weights: only the onnx
+backend runs it (`colorizekit.backends`), but the model it is for is read here like the others'.
 All writes are atomic. Which file to use for a model, given what the user named, is decided here too
 (`resolve_weights`, `weights_by_model`), for every entry point.
 """
@@ -34,6 +36,7 @@ CHECKPOINT_FORMAT = "colorizekit-checkpoint"
 WEIGHTS_FORMAT = "colorizekit-weights"
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # weights shipped inside the package
 _WRAPPER_PREFIXES = ("_orig_mod.", "module.")  # added by torch.compile and DistributedDataParallel
+ONNX_SUFFIX = ".onnx"  # the suffix that marks an ONNX export among weights files
 
 
 class WeightsError(ValueError):
@@ -102,7 +105,7 @@ def save_checkpoint(path: str | os.PathLike, model_name: str, state: dict[str, A
 def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read a training checkpoint written by `save_checkpoint` (weights_only: no code is unpickled)."""
     path = Path(path)
-    _check_file(path)
+    check_file(path)
     try:
         payload = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt or foreign files
@@ -134,7 +137,8 @@ def export_weights(path: str | os.PathLike, model_name: str, state_dict: dict[st
         save_file(tensors, str(tmp), metadata=metadata)
 
 
-def _check_file(path: Path) -> None:
+def check_file(path: Path) -> None:
+    """WeightsError naming `path` when it is missing, not a file, or empty."""
     if not path.exists():
         raise WeightsError(f"{path}: no such weights file")
     if not path.is_file():
@@ -146,8 +150,17 @@ def _check_file(path: Path) -> None:
 def _read_weights(path: Path, tensors: bool) -> tuple[str, dict[str, torch.Tensor], dict[str, Any]]:
     """(model name, state dict, metadata with the model's config under "model_config") of a weights file or checkpoint, its model checked to be
     registered. With `tensors` false a safetensors file is read only as far as its header (the
-    state dict comes back empty); a checkpoint is always read whole."""
-    _check_file(path)
+    state dict comes back empty); a checkpoint is always read whole. An ONNX export gives its model
+    and metadata (`backends.read_onnx_metadata`) and no tensors; asked for tensors, WeightsError."""
+    check_file(path)
+    if is_onnx_file(path):
+        if tensors:
+            raise WeightsError(f"{path}: an ONNX export, which only the onnx backend runs (--backend onnx; Python: "
+                               "backend='onnx'); PyTorch needs a .safetensors or .pt file")
+        from colorizekit.backends import read_onnx_metadata
+
+        metadata = read_onnx_metadata(path)  # checked: a registered model, its JSON fields decoded
+        return metadata["model"], {}, metadata
     with open(path, "rb") as f:
         head = f.read(16)
     if head.startswith(b"PK"):  # torch.save's zip container
@@ -181,6 +194,11 @@ def _read_weights(path: Path, tensors: bool) -> tuple[str, dict[str, torch.Tenso
     if model_name not in list_models():
         raise WeightsError(f"{path}: weights for unknown model {model_name!r}; available: {', '.join(list_models())}")
     return model_name, state_dict, metadata
+
+
+def is_onnx_file(path: str | os.PathLike) -> bool:
+    """Whether a weights file is an ONNX export (by its suffix, `ONNX_SUFFIX`, in any case)."""
+    return Path(path).suffix.lower() == ONNX_SUFFIX
 
 
 def weights_model_name(path: str | os.PathLike) -> str:

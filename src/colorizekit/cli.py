@@ -11,12 +11,15 @@ import sys
 from collections.abc import Sequence
 
 from colorizekit import __version__
-from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE, DEFAULT_VIVIDNESS, PRECISIONS
+from colorizekit.defaults import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_SIZE, DEFAULT_VIVIDNESS, PRECISIONS
 
 _MODEL_HELP = f"model name (default: the weights file's model, else {DEFAULT_MODEL})"
 _VIVIDNESS_HELP = ("colour strength from 0 (muted: the predicted colours' mean) to 1 (vivid: close to the most likely "
                    "colour); only models with a bins head (colour mode ab-bins) take it (default: the weights' "
                    f"measured default, else {DEFAULT_VIVIDNESS:g})")
+_BACKEND_HELP = ("what runs the model: torch (PyTorch), or onnx (onnxruntime on the CPU, fp32; pip install "
+                 "'colorizekit[onnx]'; weights that are not .onnx are exported on first use into a cache) "
+                 f"(default: {DEFAULT_BACKEND})")
 
 
 def _parse_vividness(text: str) -> float:
@@ -53,8 +56,10 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files, folders or glob patterns")
     p.add_argument("-o", "--out", default="colorized", help="output folder (default: colorized/)")
     p.add_argument("--model", help=_MODEL_HELP)
-    p.add_argument("--weights", help="model.safetensors from `colorizekit train`, or a training checkpoint "
-                                     "(default: the weights shipped with colorizekit)")
+    p.add_argument("--weights", help="model.safetensors from `colorizekit train`, a training checkpoint, or with "
+                                     "--backend onnx a .onnx file from `colorizekit export` (default: the weights "
+                                     "shipped with colorizekit)")
+    p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=_BACKEND_HELP)
     p.add_argument("--size", type=int, default=DEFAULT_SIZE,
                    help=f"working size: short side at which colour is predicted (default: {DEFAULT_SIZE})")
     p.add_argument("--format", choices=OUTPUT_NAMES,
@@ -80,7 +85,8 @@ def _run_colorize(args: argparse.Namespace) -> int:
     if not 1 <= args.quality <= 100:
         raise ValueError(f"--quality must be between 1 and 100, got {args.quality}")
     colorizer = Colorizer(model=args.model, weights=args.weights, device=args.device, size=args.size,
-                          batch_size=args.batch_size, precision=args.precision, vividness=args.vividness)
+                          batch_size=args.batch_size, precision=args.precision, vividness=args.vividness,
+                          backend=args.backend)
     with warnings.catch_warnings():  # notes get a line of their own, above the progress bar
         warnings.showwarning = lambda message, *a, **k: tqdm.write(f"note: {message}", file=sys.stderr)
         report = colorize_files(colorizer, args.inputs, args.out, format=args.format, quality=args.quality,

@@ -22,8 +22,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from colorizekit import color
-from colorizekit.checkpoint import build_model, default_vividness, load_weights, resolve_weights
-from colorizekit.defaults import DEFAULT_SIZE, resolve_device, resolve_precision
+from colorizekit.backends import load_backend
+from colorizekit.defaults import DEFAULT_BACKEND, DEFAULT_SIZE
 from colorizekit.imageio import (
     ImageError,
     LoadedImage,
@@ -59,40 +59,43 @@ def working_shape(height: int, width: int, size: int, multiple: int) -> tuple[in
 class Colorizer:
     """Colorize grayscale photos with a trained model.
 
-    `Colorizer(model=None, weights=None, device=None, size=DEFAULT_SIZE, batch_size=4)`:
+    `Colorizer(model=None, weights=None, device=None, size=DEFAULT_SIZE, batch_size=4, precision="auto",
+    vividness=None, backend="torch")`:
     - model: registry name; None means the model the weights file is for, or `DEFAULT_MODEL`;
-    - weights: a `model.safetensors` exported by `colorizekit train` or a training checkpoint; None means
-      the weights that ship with colorizekit for `model` (WeightsError when none ship). A file for
-      another model than `model` is refused (`checkpoint.resolve_weights` decides);
-    - device: "cpu", "cuda", ...; None picks CUDA when present;
+    - weights: a `model.safetensors` exported by `colorizekit train` or a training checkpoint (or, for the
+      onnx backend, a `.onnx` file from `colorizekit export`); None means the weights that ship with
+      colorizekit for `model` (WeightsError when none ship). A file for another model than `model` is
+      refused (`checkpoint.resolve_weights` decides);
+    - device: "cpu", "cuda", ...; None picks CUDA when present (the onnx backend runs on the CPU);
     - size: working size (short side) at which colour is predicted;
     - batch_size: photos predicted together;
     - precision: "auto" (bf16 autocast where the hardware runs it natively, else fp32), "bf16" or "fp32".
       Colour conversions always run in fp32; only the network runs in bf16;
     - vividness: for models with a bins head, from 0 (muted: the predicted distribution's mean) to 1
       (vivid: close to its most likely colour); None: the weights' measured default, else
-      `defaults.DEFAULT_VIVIDNESS`. Other models refuse a vividness (ValueError).
+      `defaults.DEFAULT_VIVIDNESS`. Other models refuse a vividness (ValueError);
+    - backend: "torch" (PyTorch) or "onnx" (onnxruntime on the CPU, in fp32; needs `colorizekit[onnx]`;
+      weights that are not `.onnx` are exported on first use into a cache). See `colorizekit.backends`.
 
     Call it on a PIL image, a numpy array or a path; it returns an RGB PIL image of the same size.
     """
 
     def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None,
                  device: str | torch.device | None = None, size: int = DEFAULT_SIZE, batch_size: int = 4,
-                 precision: str = "auto", vividness: float | None = None) -> None:
-        name, path = resolve_weights(model, weights)
-        loaded = load_weights(path, expected_model=name)
-        self.model_name: str = loaded.model_name
+                 precision: str = "auto", vividness: float | None = None, backend: str = DEFAULT_BACKEND) -> None:
+        self.backend = load_backend(backend, model, weights, device, precision)
+        self.model_name: str = self.backend.model_name
         self.info = get_model_info(self.model_name)
         self.mode = self.info.mode
-        self.weights_path: Path = loaded.path
-        self.metadata = loaded.metadata
+        self.weights_path: Path = self.backend.weights_path
+        self.metadata = self.backend.metadata
         if vividness is None:
-            vividness = default_vividness(loaded)
+            vividness = self.backend.default_vividness
         self.vividness: float | None = vividness  # the vividness used (bins models); None for other models
         self.decode_options = self.mode.decode_options(vividness)  # e.g. the bins' temperature
-        self.device = resolve_device(device)
-        self.model = build_model(loaded, self.device).to(memory_format=torch.channels_last)
-        self.dtype, self.precision_reason = resolve_precision(precision, self.device)
+        self.device = self.backend.device
+        self.model = self.backend.model  # the PyTorch module (torch backend), else None
+        self.dtype, self.precision_reason = self.backend.dtype, self.backend.precision_reason
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         working_shape(size, size, size, self.info.size_multiple)  # validates size
@@ -101,8 +104,8 @@ class Colorizer:
         self._told_about_colour = False
 
     def __repr__(self) -> str:
-        return (f"Colorizer(model={self.model_name!r}, weights='{self.weights_path}', device='{self.device}', "
-                f"size={self.size}, precision={str(self.dtype).removeprefix('torch.')})")
+        return (f"Colorizer(model={self.model_name!r}, weights='{self.weights_path}', backend={self.backend.name!r}, "
+                f"device='{self.device}', size={self.size}, precision={str(self.dtype).removeprefix('torch.')})")
 
     # -- core -------------------------------------------------------------------------------------
 
@@ -112,10 +115,7 @@ class Colorizer:
         units, at the model's output resolution (h / output_stride). `vividness` overrides the
         colorizer's for this call (bins models)."""
         options = self.decode_options if vividness is None else self.mode.decode_options(vividness)
-        x = self.mode.input_from_gray(gray.to(self.device, torch.float32))
-        with torch.autocast(self.device.type, dtype=self.dtype, enabled=self.dtype != torch.float32):
-            out = self.model(x.contiguous(memory_format=torch.channels_last))
-        return self.mode.output_to_ab(out.float(), **options)
+        return self.backend.predict(self.mode.input_from_gray(gray.to(self.device, torch.float32)), options)
 
     def colorize_gray(self, grays: Sequence[np.ndarray], vividness: float | None = None) -> list[np.ndarray]:
         """Colorize grayscale photos.

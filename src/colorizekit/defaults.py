@@ -1,6 +1,6 @@
-"""Defaults and policies shared by every entry point: the model, the working size, the device and the
-precision. Training, colorizing, evaluation, the CLI and the web app all ask this module, so each
-decision is made in one place.
+"""Defaults and policies shared by every entry point: the model, the working size, the backend, the
+device and the precision. Training, colorizing, evaluation, the CLI and the web app all ask this
+module, so each decision is made in one place.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ DEFAULT_MODEL = "jkspnet-lab"  # the model used when none is named
 DEFAULT_SIZE = 256  # working size when colorizing: short side, in pixels, at which colour is predicted
 DEFAULT_VIVIDNESS = 0.5  # bins-head models: vividness when none is chosen (0 muted ... 1 vivid)
 PRECISIONS = ("auto", "bf16", "fp32")  # "auto": see resolve_precision
+BACKENDS = ("torch", "onnx")  # what runs a model when colorizing: PyTorch or onnxruntime (colorizekit.backends)
+DEFAULT_BACKEND = "torch"  # the backend used when none is named
 CPU_BF16_FLAGS = ("amx_bf16", "avx512_bf16")  # /proc/cpuinfo flags of CPUs that run bf16 natively
 
 
