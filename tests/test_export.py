@@ -1,5 +1,5 @@
 """Export to ONNX: every model, dynamic batch and size, decoding and temperature in the graph, metadata,
-and the cache of exports made on first use."""
+the CLI, and the cache of exports made on first use."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ import torch
 
 from colorizekit import __version__, color
 from colorizekit.checkpoint import load_weights
+from colorizekit.cli import main
+from colorizekit.defaults import DEFAULT_MODEL
 from colorizekit.export import DecodedModel, cached_onnx, input_normalisation
 from colorizekit.models import create_model, get_model_info, list_models
 from colorizekit.modes import ColorMode
@@ -95,6 +97,35 @@ def test_bins_temperature_is_a_graph_input(exported, model):
             expected = reference(x, torch.tensor([t])).numpy()
         assert np.abs(results[t] - expected).max() < 1e-3
     assert np.abs(results[0.2]).mean() > np.abs(results[1.0]).mean() + 0.1  # lower T: more vivid
+
+
+def test_cli_export(tmp_path, make_weights, capsys):
+    weights = make_weights("lite-unet-bins")
+    out = tmp_path / "sub" / "lite.onnx"
+    assert main(["export", "--weights", str(weights), "-o", str(out)]) == 0
+    assert str(out) in capsys.readouterr().out
+    assert _session(out).get_modelmeta().custom_metadata_map["model"] == "lite-unet-bins"
+    assert main(["export", "--model", "unet-rgb", "--weights", str(weights), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "not 'unet-rgb'" in err
+
+
+def test_cli_export_without_model_exports_the_default_models_shipped_weights(tmp_path, make_weights, monkeypatch,
+                                                                             capsys):
+    from colorizekit import checkpoint
+
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path / "none")
+    assert main(["export", "-o", str(tmp_path / "x.onnx")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and f"no trained weights ship with colorizekit for model {DEFAULT_MODEL!r}" in err
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    make_weights(DEFAULT_MODEL).rename(shipped / f"{DEFAULT_MODEL}.safetensors")
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", shipped)
+    monkeypatch.chdir(tmp_path)
+    assert main(["export"]) == 0
+    meta = _session(tmp_path / f"{DEFAULT_MODEL}.onnx").get_modelmeta().custom_metadata_map
+    assert meta["model"] == DEFAULT_MODEL
 
 
 def test_cache_exports_once_per_weights_file(tmp_path, make_weights, monkeypatch):

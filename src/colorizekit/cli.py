@@ -98,6 +98,31 @@ def _run_colorize(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a model with its weights to ONNX, to colorize without PyTorch",
+                       description="Write a model and its weights as an ONNX file that maps the model's normalised "
+                                   "input (N, 1, H, W; any batch, height and width) to CIE ab in Lab units, with "
+                                   "its decoding inside (a bins head's temperature is an input), and metadata: "
+                                   "model, colour mode, size multiple, normalisation, colorizekit version. "
+                                   "Run it with `colorizekit colorize --backend onnx --weights FILE.onnx` or "
+                                   "onnxruntime alone (examples/colorize_onnx.py).")
+    p.add_argument("--model", help=_MODEL_HELP)
+    p.add_argument("--weights", help="model.safetensors from `colorizekit train`, or a training checkpoint "
+                                     "(default: the weights shipped with colorizekit)")
+    p.add_argument("-o", "--out", help="the .onnx file to write (default: MODEL.onnx)")
+    p.set_defaults(func=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from colorizekit.checkpoint import resolve_weights
+    from colorizekit.export import export_onnx
+
+    name, weights = resolve_weights(args.model, args.weights)
+    path = export_onnx(args.out or f"{name}.onnx", name, weights)
+    print(f"{name} ({weights}) -> {path}")
+    return 0
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="colorize the built-in example photos and draw comparison grids",
                        description="Colorize a few built-in public-domain/CC0 photos with each model that has "
@@ -396,7 +421,7 @@ def _run_train(args: argparse.Namespace) -> int:
     return 130 if result.status == "interrupted" else 0
 
 
-_COMMANDS = (_add_info, _add_colorize, _add_demo, _add_serve, _add_evaluate, _add_compare, _add_train)
+_COMMANDS = (_add_info, _add_colorize, _add_export, _add_demo, _add_serve, _add_evaluate, _add_compare, _add_train)
 
 
 def build_parser() -> argparse.ArgumentParser:
