@@ -3,6 +3,8 @@ the torch path, exports shipped weights on first use, and names the file of a ba
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 import torch
@@ -194,3 +196,22 @@ def test_checkpoint_reads_the_model_and_default_vividness_of_an_onnx_file(export
     assert default_vividness(onnx_file) == 0.5
     assert weights_by_model([onnx_file, exported("unet-rgb")[1]]) == {BINS_MODEL: onnx_file,
                                                                      "unet-rgb": exported("unet-rgb")[1]}
+
+
+def test_serve_with_the_onnx_backend(exported):
+    from fastapi.testclient import TestClient
+
+    from colorizekit.web import ServeSettings, create_app
+
+    settings = ServeSettings(model=BINS_MODEL, weights=(exported(BINS_MODEL)[1],), size=32, backend="onnx")
+    with TestClient(create_app(settings)) as client:
+        buf = io.BytesIO()
+        Image.fromarray(synthetic_rgb(40, 60)).convert("L").save(buf, format="PNG")
+        response = client.post("/api/colorize", files={"file": ("a.png", buf.getvalue(), "image/png")})
+    assert response.status_code == 200, response.text
+    assert Image.open(io.BytesIO(response.content)).size == (60, 40)
+    with pytest.raises(ValueError, match="runs on the CPU"):
+        ServeSettings(backend="onnx", device="cuda")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        ServeSettings(backend="tensorflow")
+

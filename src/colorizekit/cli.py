@@ -174,7 +174,9 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", default=DEFAULT_MODEL,
                    help=f"model used when a request names none (default: {DEFAULT_MODEL})")
     p.add_argument("--weights", action="append", default=[], metavar="FILE",
-                   help="weights file (repeatable; its model is read from the file; default: the shipped weights)")
+                   help="weights file (repeatable; its model is read from the file; .onnx files need --backend "
+                        "onnx; default: the shipped weights)")
+    p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=_BACKEND_HELP)
     p.add_argument("--size", type=int, default=DEFAULT_SIZE,
                    help=f"working size used when a request names none (default: {DEFAULT_SIZE})")
     p.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_BYTES / 1e6,
@@ -202,7 +204,7 @@ def _run_serve(args: argparse.Namespace) -> int:
                              size=args.size, max_size=max(1024, args.size), batch_size=args.batch_size,
                              max_upload_bytes=int(args.max_upload_mb * 1e6),
                              max_pixels=int(args.max_megapixels * 1e6), queue_size=args.queue_size,
-                             device=args.device)
+                             device=args.device, backend=args.backend)
     app = create_app(settings)
     for line in startup_warnings(settings, app.state.models):
         print(f"warning: {line}", file=sys.stderr)

@@ -319,12 +319,12 @@ def _rename(message: str, name: str) -> str:
 
 
 def default_colorizer_factory(settings: ServeSettings) -> ColorizerFactory:
-    """Builds `colorizekit.colorize.Colorizer`s on `settings.device` with `settings.batch_size`."""
+    """Builds `colorizekit.colorize.Colorizer`s with `settings.backend` on `settings.device` with `settings.batch_size`."""
 
     def make(model: str, weights: Path, size: int) -> ColorizerLike:
         from colorizekit.colorize import Colorizer
 
         return Colorizer(model=model, weights=weights, device=settings.device, size=size,
-                         batch_size=settings.batch_size)
+                         batch_size=settings.batch_size, backend=settings.backend)
 
     return make

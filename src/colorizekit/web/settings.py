@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE
+from colorizekit.defaults import DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_SIZE
 
 DEFAULT_MAX_UPLOAD_BYTES = 25_000_000  # largest file a request may upload: 25 MB (decimal megabytes throughout)
 DEFAULT_MAX_UPLOAD_PIXELS = 40_000_000  # largest image (width x height) a request may upload: 40 megapixels
@@ -27,13 +27,16 @@ class ServeSettings:
     max_pixels: int = DEFAULT_MAX_UPLOAD_PIXELS  # largest accepted image, width x height (413 above)
     queue_size: int = 16  # requests that may wait beyond the batch in progress (503 above)
     device: str | None = None  # torch device; None picks CUDA when present
+    backend: str = DEFAULT_BACKEND  # what runs the models: "torch" or "onnx" (colorizekit.backends)
     max_loaded: int = 2  # colorizers, one per (model, size), kept loaded at once
     preload: bool = True  # load the default model's colorizer at startup (when it has weights)
 
     def __post_init__(self) -> None:
+        from colorizekit.backends import check_backend
         from colorizekit.models import get_model_info
 
         get_model_info(self.model)  # ValueError naming the known models
+        check_backend(self.backend, self.device)  # ValueError for an unknown backend, or onnx on a GPU
         object.__setattr__(self, "weights", tuple(Path(w) for w in self.weights))
         for name in ("port", "size", "max_size", "batch_size", "max_upload_bytes", "max_pixels", "queue_size",
                      "max_loaded"):
