@@ -54,7 +54,10 @@ def _bins_cpu() -> torch.Tensor:
     inside = torch.stack(torch.meshgrid(s, s, s, indexing="ij")).reshape(3, -1)
     rgb = torch.cat(faces + [inside], dim=1)  # (3, P)
     ab = color.rgb_to_lab(rgb[:, :, None])[1:, :, 0]  # (2, P)
-    cells = torch.unique(torch.round(ab / GRID).to(torch.int64).T, dim=0)  # (Q, 2), sorted by a then b
+    span = int(round(2 * AB_LIMIT / GRID)) + 1
+    cell = torch.round(ab / GRID).to(torch.int64) + span // 2  # (2, P), each in [0, span)
+    keys = torch.unique(cell[0] * span + cell[1])  # sorted by a, then b
+    cells = torch.stack([keys // span, keys % span], dim=1) - span // 2  # (Q, 2)
     return (cells.to(torch.float32) * GRID).contiguous()
 
 
