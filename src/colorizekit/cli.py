@@ -34,6 +34,12 @@ def _parse_vividness(text: str) -> float:
     return value
 
 
+def _add_device_options(p: argparse.ArgumentParser, batch_help: str = "photos colorized together") -> None:
+    """--batch-size and --device, shared by the commands that colorize."""
+    p.add_argument("--batch-size", type=int, default=4, help=f"{batch_help} (default: 4)")
+    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+
+
 def _add_info(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("info", help="list models, or print one model's layer table, parameters and mult-adds",
                        description="Without --model: list every model with its parameters and the mult-adds it "
@@ -68,8 +74,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist already")
     p.add_argument("--side-by-side", action="store_true", help="also write <name>_side_by_side: grayscale | colour")
     p.add_argument("--vividness", type=_parse_vividness, metavar="V", help=_VIVIDNESS_HELP)
-    p.add_argument("--batch-size", type=int, default=4, help="photos predicted together (default: 4)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+    _add_device_options(p, "photos predicted together")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="network precision; auto = bf16 where the GPU/CPU runs it natively, else fp32")
     p.set_defaults(func=_run_colorize)
@@ -185,8 +190,7 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help=f"largest accepted image in megapixels (default: {DEFAULT_MAX_UPLOAD_PIXELS / 1e6:g})")
     p.add_argument("--queue-size", type=int, default=16,
                    help="requests that may wait beyond the batch in progress; more are refused with 503 (default: 16)")
-    p.add_argument("--batch-size", type=int, default=4, help="most requests colorized together (default: 4)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+    _add_device_options(p, "most requests colorized together")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"],
                    help="uvicorn's log level (default: info)")
     p.set_defaults(func=_run_serve)
@@ -233,8 +237,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", choices=["full", "design"], default="full",
                    help="full: each photo at its own resolution; design: 128 x 128 as the design's test "
                         "(default: full)")
-    p.add_argument("--batch-size", type=int, default=4, help="photos colorized together (default: 4)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+    _add_device_options(p)
     p.add_argument("--limit", type=int, help="evaluate only the first N photos")
     p.add_argument("--grid-count", type=int, default=3, help="worst and best photos shown in worst_best.png (default: 3)")
     p.add_argument("--vividness", type=_parse_vividness, metavar="V", help=_VIVIDNESS_HELP)
@@ -276,8 +279,7 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vividness", type=_parse_vividness, metavar="V",
                    help="colour strength from 0 (muted) to 1 (vivid) for the models with a bins head; ignored for "
                         f"the others (default: each model's measured default, else {DEFAULT_VIVIDNESS:g})")
-    p.add_argument("--batch-size", type=int, default=4, help="photos colorized together (default: 4)")
-    p.add_argument("--device", help="cpu, cuda, cuda:1, ... (default: cuda when present)")
+    _add_device_options(p)
     p.set_defaults(func=_run_compare)
 
 
