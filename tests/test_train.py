@@ -505,3 +505,43 @@ def test_bf16_training_reaches_the_fp32_validation_loss(data_dir, tmp_path, tiny
                                     precision=precision, deterministic=False), progress=False)
         losses[precision] = result.history[-1]["val_loss"]
     assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.05)
+
+
+@pytest.fixture
+def clean_registries():
+    """Registrations made by a test are removed afterwards."""
+    from colorizekit import losses
+    from colorizekit.models import registry
+
+    models, loss_fns = dict(registry._REGISTRY), dict(losses._LOSSES.entries)
+    yield
+    for table, saved in ((registry._REGISTRY, models), (losses._LOSSES.entries, loss_fns)):
+        table.clear()
+        table.update(saved)
+
+
+def test_a_toy_loss_and_a_toy_model_with_a_config_train_save_and_load(data_dir, tmp_path, clean_registries):
+    from torch import nn
+
+    from colorizekit.checkpoint import build_model
+    from colorizekit.losses import register_loss
+    from colorizekit.models import ModelInfo, register_model
+
+    @register_loss("l1-test")
+    def l1(output, target, **options):
+        return (output - target).abs().sum(), target.numel()
+
+    @register_model(ModelInfo(name="toy-test", color_mode="lab", size_multiple=1, description="tests only"))
+    def toy(width: int = 4):
+        return nn.Sequential(nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, 2, 3, padding=1))
+
+    out = tmp_path / "run"
+    result = train(small_config(data_dir, out, "toy-test", epochs=1, loss="l1-test", model_config={"width": 6}),
+                   progress=False)
+    assert result.status == "finished"
+    assert json.loads((out / "model_card.json").read_text())["loss"] == "l1-test"
+    weights = load_weights(out / "model.safetensors", expected_model="toy-test")
+    assert weights.model_config == {"width": 6}
+    model = build_model(weights)
+    assert model[0].out_channels == 6 and torch.allclose(model[0].weight, weights.state_dict["0.weight"])
+    assert load_checkpoint(out / "last.pt")["model_config"] == {"width": 6}
