@@ -204,10 +204,19 @@ class _Run(RunSetup):
         if budget:
             self._end_schedule()
             self._save_partial(st.epoch, st.partial(), announce=False)
+            self._log_progress(st, rate)
             return "budget_spent"
         if self.clock.save_due():
             self._save_partial(st.epoch, st.partial(), announce=False)
+            self._log_progress(st, rate)
         return "continue"
+
+    def _log_progress(self, st: EpochState, rate: float) -> None:
+        """A line for long epochs, at each timed save and when the budget ends."""
+        seconds = time.perf_counter() - st.started
+        self.log(f"epoch {st.epoch}, step {st.step}/{self.train_sampler.steps_per_epoch}: saved; train loss "
+                 f"{st.global_sum / max(st.global_photos, 1):.6g}, {rate:.1f} images/s, "
+                 f"{100.0 * st.waited / max(seconds, 1e-9):.1f} % of step time waiting for data")
 
     def _train_seconds_left(self) -> float:
         """The budget's remaining seconds, less the share that validations took in the last epoch."""
