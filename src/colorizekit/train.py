@@ -213,10 +213,9 @@ class _Run(RunSetup):
 
     def _log_progress(self, st: EpochState, rate: float) -> None:
         """A line for long epochs, at each timed save and when the budget ends."""
-        seconds = time.perf_counter() - st.started
         self.log(f"epoch {st.epoch}, step {st.step}/{self.train_sampler.steps_per_epoch}: saved; train loss "
                  f"{st.global_sum / max(st.global_photos, 1):.6g}, {rate:.1f} images/s, "
-                 f"{100.0 * st.waited / max(seconds, 1e-9):.1f} % of step time waiting for data")
+                 f"{st.wait_share():.1f} % of step time waiting for data")
 
     def _train_seconds_left(self) -> float:
         """The budget's remaining seconds, less the share that validations took in the last epoch."""
@@ -242,6 +241,7 @@ class _Run(RunSetup):
     def _end_epoch(self, st: EpochState) -> None:
         cfg, stepper, epoch = self.config, self.stepper, st.epoch
         train_seconds = time.perf_counter() - st.started
+        waited = st.wait_share()  # of the training steps, before validation
         train_loss = st.global_sum / max(st.global_photos, 1)
         val_loss = self._validate(epoch)
         seconds = time.perf_counter() - st.started
@@ -264,7 +264,6 @@ class _Run(RunSetup):
         self._save_epoch(epoch, improved)
         mark = " (best)" if improved else f" (best {self.early.best_val_loss:.6g} at epoch {self.early.best_epoch})"
         skipped = f", {plural(st.global_skipped, 'photo')} skipped (unreadable)" if st.global_skipped else ""
-        waited = 100.0 * st.waited / max(train_seconds, 1e-9)
         self.log(f"epoch {epoch}/{cfg.epochs}: train loss {train_loss:.6g}, validation loss {val_loss:.6g}{mark}, "
                  f"{seconds:.1f} s, {row['images_per_s']:.1f} images/s, {waited:.1f} % of step time waiting "
                  f"for data{skipped}")

@@ -48,10 +48,15 @@ class EpochState:
     photos: int
     skipped: int
     started: float
-    waited: float = 0.0  # seconds spent waiting for batches
+    waited: float = 0.0  # seconds spent waiting for batches in this process
+    resumed_at: float = field(default_factory=time.perf_counter)  # when this process took the epoch up
     global_sum: float = 0.0
     global_photos: int = 0
     global_skipped: int = 0
+
+    def wait_share(self) -> float:
+        """Percent of this process's time in the epoch spent waiting for batches."""
+        return 100.0 * self.waited / max(time.perf_counter() - self.resumed_at, 1e-9)
 
     def partial(self) -> Partial:
         return Partial(self.step, self.global_sum, self.global_photos, time.perf_counter() - self.started,
