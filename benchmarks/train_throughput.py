@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.data:
             from colorizekit.imageio import find_images
 
-            paths = sorted(find_images([args.data])[0])
+            paths = sorted(find_images([args.data])[0])[:needed]  # enough for the timed steps
         else:
             paths = write_synthetic_photos(Path(tmp), needed)
         if len(paths) < max(args.batch_sizes):
