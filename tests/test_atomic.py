@@ -56,3 +56,19 @@ def test_saved_image_is_readable_by_others(tmp_path, umask):
 
     save_image(tmp_path / "out.png", np.zeros((2, 2, 3), np.uint8))
     assert _mode(tmp_path / "out.png") == 0o644
+
+
+def test_a_writer_that_recreates_the_file_still_leaves_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from colorizekit.atomic import atomic_path
+
+    target = tmp_path / "weights.bin"
+    with atomic_path(target) as tmp:
+        tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)  # as some libraries write
+        os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask

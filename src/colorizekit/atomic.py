@@ -43,10 +43,14 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = _create_temp(target)
+    new_mode = stat.S_IMODE(tmp_path.stat().st_mode)  # 0666 & ~umask
     try:
         yield tmp_path
-        with contextlib.suppress(FileNotFoundError):
-            os.chmod(tmp_path, stat.S_IMODE(target.stat().st_mode))  # a replaced file keeps its mode
+        try:
+            mode = stat.S_IMODE(target.stat().st_mode)  # a replaced file keeps its mode
+        except FileNotFoundError:
+            mode = new_mode  # writers that recreate the file (safetensors) may have made it 0600
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
