@@ -50,7 +50,11 @@ def test_resolve_weights_reads_the_model_from_the_file_and_names_the_flag_when_n
     with pytest.raises(WeightsError, match="are for model 'unet-rgb', not 'jkspnet-lab'"):
         resolve_weights("jkspnet-lab", path)
     with pytest.raises(WeightsError, match=r"jkspnet-lab.*pass --weights FILE \(CLI\) or weights=FILE \(Python\)"):
-        resolve_weights(None, None)  # the default model; no weights ship yet
+        resolve_weights("jkspnet-lab", None)  # no weights ship for it yet
+    from colorizekit.checkpoint import default_weights_path
+    from colorizekit.defaults import DEFAULT_MODEL
+
+    assert resolve_weights(None, None) == (DEFAULT_MODEL, default_weights_path(DEFAULT_MODEL))  # shipped
     with pytest.raises(ValueError, match="available models"):
         resolve_weights("nope", None)
 

@@ -52,6 +52,19 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run_info)
 
 
+def _run_info(args: argparse.Namespace) -> int:
+    from colorizekit.complexity import format_model_list, format_summary, model_costs, summarize_model
+
+    if args.batch_size < 1 or args.image_size < 1:
+        raise ValueError(f"--batch-size and --image-size must be positive, got {args.batch_size} and {args.image_size}")
+    if args.model is None:
+        print(format_model_list(model_costs(args.image_size), args.image_size))
+        return 0
+    shape = (args.batch_size, 1, args.image_size, args.image_size)
+    print(format_summary(summarize_model(args.model, shape)))
+    return 0
+
+
 def _add_colorize(sub: argparse._SubParsersAction) -> None:
     from colorizekit.imageio import OUTPUT_NAMES
 
@@ -152,19 +165,6 @@ def _run_demo(args: argparse.Namespace) -> int:
     for name, reason in result.unavailable.items():
         print(f"{name}: not run: {reason}", file=sys.stderr)
     return 0 if result.grids else 1
-
-
-def _run_info(args: argparse.Namespace) -> int:
-    from colorizekit.complexity import format_model_list, format_summary, model_costs, summarize_model
-
-    if args.batch_size < 1 or args.image_size < 1:
-        raise ValueError(f"--batch-size and --image-size must be positive, got {args.batch_size} and {args.image_size}")
-    if args.model is None:
-        print(format_model_list(model_costs(args.image_size), args.image_size))
-        return 0
-    shape = (args.batch_size, 1, args.image_size, args.image_size)
-    print(format_summary(summarize_model(args.model, shape)))
-    return 0
 
 
 def _add_serve(sub: argparse._SubParsersAction) -> None:

@@ -27,6 +27,7 @@ from fastapi.testclient import TestClient  # noqa: E402
 from colorizekit.checkpoint import WeightsError  # noqa: E402
 from colorizekit.models import list_models  # noqa: E402
 from colorizekit.web import ServeSettings, create_app  # noqa: E402
+from colorizekit.defaults import DEFAULT_MODEL  # noqa: E402
 from colorizekit.web.app import STATIC_DIR, content_disposition  # noqa: E402
 from colorizekit.web.service import output_filename  # noqa: E402
 from tests.conftest import synthetic_rgb  # noqa: E402
@@ -92,8 +93,17 @@ class FakeFactory:
         return FakeColorizer(self.batches, self.options, self.gate, self.started)
 
 
+@pytest.fixture(autouse=True)
+def no_shipped_weights(monkeypatch, tmp_path_factory):
+    """The tests decide which weights exist: the package's shipped weights are hidden."""
+    from colorizekit import checkpoint
+
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path_factory.mktemp("no-shipped-weights"))
+
+
 def _client(weights_file: Path | tuple[Path, ...], factory=None, **overrides) -> TestClient:
     files = weights_file if isinstance(weights_file, tuple) else (weights_file,)
+    overrides.setdefault("model", "jkspnet-lab")  # the model of `weights_file`, served as the default
     settings = ServeSettings(weights=files, **overrides)
     return TestClient(create_app(settings, colorizer_factory=factory or FakeFactory()))
 
@@ -263,7 +273,7 @@ def test_model_and_size_fields_choose_the_colorizer(weights_file):
 @pytest.mark.filterwarnings("ignore:.*only its luminance is used")
 def test_real_colorizer_on_random_weights(weights_file):
     """The default factory: colorizekit.colorize.Colorizer, on random weights (plumbing only)."""
-    with TestClient(create_app(ServeSettings(weights=(weights_file,), size=32, device="cpu"))) as c:
+    with TestClient(create_app(ServeSettings(model="jkspnet-lab", weights=(weights_file,), size=32, device="cpu"))) as c:
         r = _post(c, _encode(synthetic_rgb(50, 70), "PNG"), "colour.png")
         assert r.status_code == 200, r.text
         out = np.asarray(Image.open(io.BytesIO(r.content)))
@@ -385,7 +395,7 @@ def test_server_starts_without_any_weights():
     with TestClient(create_app(ServeSettings(), colorizer_factory=FakeFactory())) as c:
         models = c.get("/api/models").json()["models"]
         assert not any(m["weights"] for m in models)
-        _assert_one_line_error(_post(c, _encode(_gray(), "PNG")), 503, "jkspnet-lab", "--weights")
+        _assert_one_line_error(_post(c, _encode(_gray(), "PNG")), 503, DEFAULT_MODEL, "--weights")
         _assert_still_serving(c)
 
 
@@ -553,7 +563,7 @@ def test_cli_serve_says_when_no_model_has_weights(monkeypatch, capsys, tmp_path)
     export_weights(unet, "unet-rgb", create_model("unet-rgb").state_dict())
     assert main(["serve", "--weights", str(unet)]) == 0
     err = capsys.readouterr().err
-    assert "the default model 'jkspnet-lab' has no weights" in err and "unet-rgb" in err
+    assert f"the default model {DEFAULT_MODEL!r} has no weights" in err and "unet-rgb" in err
     assert main(["serve", "--weights", str(unet), "--model", "unet-rgb"]) == 0
     assert "warning" not in capsys.readouterr().err
 

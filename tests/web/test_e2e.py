@@ -57,7 +57,7 @@ def server(make_weights, tmp_path):
     log = open(tmp_path / "server.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "colorizekit", "serve", "--port", str(port), "--weights", str(make_weights()),
-         "--weights", str(make_weights("lite-unet-bins")), "--size", "64", "--device", "cpu",
+         "--weights", str(make_weights("lite-unet-bins")), "--model", "jkspnet-lab", "--size", "64", "--device", "cpu",
          "--log-level", "warning"],
         stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
