@@ -37,7 +37,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from colorizekit.complexity import summarize
 from colorizekit.data import PhotoDataset, ShardSampler, make_loader
-from colorizekit.defaults import cpu_native_bf16
+from colorizekit.defaults import cpu_name, cpu_native_bf16
 from colorizekit.models import create_model, get_model_info, list_models
 from colorizekit.photocache import CACHE_SCALE, PhotoCache
 from colorizekit.trainstep import measure_throughput
@@ -148,16 +148,6 @@ def colorizekit_throughput(model_name: str, paths: list[Path], *, batch_size: in
                          pin_memory=device.type == "cuda")
     return measure_throughput(model_name, _Batches(loader), steps=steps, warmup=warmup, device=str(device),
                               compile=compile, precision=precision, channels_last=channels_last)
-
-
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.partition(":")[2].strip()
-    except OSError:
-        pass
-    return "CPU"
 
 
 def main(argv: list[str] | None = None) -> int:

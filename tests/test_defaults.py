@@ -42,3 +42,10 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
             defaults.resolve_device("cuda")
+
+
+def test_cpu_name_reads_the_model_name(tmp_path):
+    path = tmp_path / "cpuinfo"
+    path.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B13\nflags\t: fpu\n", encoding="utf-8")
+    assert defaults.cpu_name(str(path)) == "AMD EPYC 7B13"
+    assert defaults.cpu_name(str(tmp_path / "missing")) == "CPU"

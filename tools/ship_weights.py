@@ -19,13 +19,7 @@ import sys
 from pathlib import Path
 
 from colorizekit.checkpoint import WEIGHTS_DIR, export_weights, load_weights
-
-
-def cpu_name() -> str:
-    for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
-        if line.startswith("model name"):
-            return line.partition(":")[2].strip()
-    return "unknown CPU"
+from colorizekit.defaults import cpu_name
 
 
 def history_hours(run: Path) -> tuple[float, int]:

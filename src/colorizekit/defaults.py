@@ -70,6 +70,17 @@ def resolve_precision(precision: str, device: torch.device) -> tuple[torch.dtype
     return torch.float32, f"auto: fp32 on {device.type}"
 
 
+def cpu_name(cpuinfo: str = "/proc/cpuinfo") -> str:
+    """The CPU's model name as the OS reports it, or "CPU" when it cannot be read."""
+    try:
+        for line in Path(cpuinfo).read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return "CPU"
+
+
 def precision_name(dtype: torch.dtype) -> str:
     """"bf16" or "fp32"."""
     return "bf16" if dtype == torch.bfloat16 else "fp32"

@@ -120,9 +120,9 @@ class LabMode(ColorMode):
         return color.denormalize_ab(out.float())
 
 
-class BinsMode(ColorMode):
-    """Normalised L, (L - 50) / 100 -> logits over the ab bins (`colorizekit.bins`), often at a lower
-    resolution than the input. Trained with class-rebalanced cross-entropy on soft-encoded ab (the
+class BinsMode(LabMode):
+    """Normalised L, (L - 50) / 100 (inputs as LabMode's) -> logits over the ab bins (`colorizekit.bins`),
+    often at a lower resolution than the input. Trained with class-rebalanced cross-entropy on soft-encoded ab (the
     target is the photo's ab in Lab units; the loss encodes it at the output's resolution). Decoded
     with the annealed mean at a temperature, which people set as a vividness from 0 to 1."""
 
@@ -131,14 +131,8 @@ class BinsMode(ColorMode):
     supports_vividness = True
 
     @property
-    def out_channels(self) -> int:
+    def out_channels(self) -> int:  # type: ignore[override]
         return bins.num_bins()
-
-    def input_from_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
-        return color.normalize_l(color.rgb_to_lab(rgb)[:, :1])
-
-    def input_from_gray(self, gray: torch.Tensor) -> torch.Tensor:
-        return color.normalize_l(color.gray_to_l(gray))
 
     def target_from_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
         return color.rgb_to_lab(rgb)[:, 1:]  # (N, 2, H, W) ab in Lab units

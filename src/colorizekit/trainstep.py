@@ -121,9 +121,9 @@ def measure_throughput(model_name: str, batches: Iterable[torch.Tensor], *, step
     """Training images per second of the real training step (`train`'s own code) on uint8 RGB batches
     (B, 3, S, S) from `batches` (re-iterated as needed); the first `warmup` steps are not timed.
     channels_last: force a memory layout (None: the one training uses for this model and device)."""
-    from colorizekit.distributed import setup_distributed
+    from colorizekit.defaults import resolve_device
 
-    _, device_t = setup_distributed(device)
+    device_t = resolve_device(device)
     if device_t.type == "cuda":
         torch.backends.cudnn.benchmark = True
     stepper = Stepper(model_name, device_t, precision=precision, compile=compile, channels_last=channels_last)
