@@ -175,3 +175,19 @@ def test_cli_train_checks_image_size_against_the_model(tmp_path, capsys, photo_d
                        "--image-size", "40"])
     err = capsys.readouterr().err
     assert status == 2 and "not a multiple of 16" in err and "unet-rgb" in err and "use e.g. 32 or 48" in err
+
+
+@pytest.mark.parametrize("flag, value, message", [
+    ("--rebalance", "lots", "expected a number in (0, 1] or 'none'"),
+    ("--model-config", "width", "expected KEY=VALUE"),
+    ("--init-from", "missing.safetensors", "missing.safetensors: no such weights file"),
+])
+def test_cli_train_bad_new_options_give_one_line_errors(tmp_path, capsys, photo_dir, flag, value, message):
+    args = ["train", str(photo_dir), "--model", "lite-unet-bins", "--out", str(tmp_path / "run"), flag,
+            str(tmp_path / value) if flag == "--init-from" else value, "--image-size", "32", "--no-progress"]
+    try:
+        status = cli.main(args)
+    except SystemExit as exc:  # argparse refuses the value itself
+        status = exc.code
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and message in err[-1]
