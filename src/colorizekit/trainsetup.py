@@ -247,12 +247,16 @@ class RunSetup:
             self.history = [dict(r) for r in payload.get("history", [])]
             self.global_step = int(payload.get("global_step", start_epoch * steps + partial.step))
             saved_schedule = payload.get("schedule")
-            old_batch = int(payload["config"]["batch_size"])
-            if old_batch != cfg.batch_size or int(payload["config"]["image_size"]) != cfg.image_size:
+            old_batch, old_size = int(payload["config"]["batch_size"]), int(payload["config"]["image_size"])
+            if old_batch != cfg.batch_size or old_size != cfg.image_size:
                 self.log(f"resuming with batch {old_batch} -> {cfg.batch_size}, image size "
-                         f"{payload['config']['image_size']} -> {cfg.image_size}")
+                         f"{old_size} -> {cfg.image_size}")
                 partial.step = min(steps, partial.step * old_batch // cfg.batch_size)
                 saved_schedule = None  # steps changed meaning: a new schedule
+            if old_size != cfg.image_size and self.early.best_epoch:
+                self.log(f"validation losses at {cfg.image_size} px are not comparable with those at {old_size} px: "
+                         f"early stopping and the best epoch start over (was epoch {self.early.best_epoch})")
+                self.early = EarlyStopping()
             set_rng_state(payload["rng"])
             where = f"epoch {start_epoch + 1}, step {partial.step}" if partial.step else f"epoch {start_epoch + 1}"
             self.log(f"resuming {self.last_path} at {where}")
