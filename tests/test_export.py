@@ -14,15 +14,16 @@ from colorizekit import __version__, color
 from colorizekit.checkpoint import load_weights
 from colorizekit.cli import main
 from colorizekit.defaults import DEFAULT_MODEL
-from colorizekit.export import DecodedModel, cached_onnx, input_normalisation
+from colorizekit.export import DecodedModel, cached_onnx, fuse_softmax_expectations, input_normalisation
 from colorizekit.models import create_model, get_model_info, list_models
 from colorizekit.modes import ColorMode
 
 BINS_MODELS = [m for m in list_models() if get_model_info(m).mode.supports_vividness]
 
 
-def _session(path) -> ort.InferenceSession:
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+def _session(path_or_bytes) -> ort.InferenceSession:
+    source = path_or_bytes if isinstance(path_or_bytes, bytes) else str(path_or_bytes)
+    return ort.InferenceSession(source, providers=["CPUExecutionProvider"])
 
 
 def _torch_decoded(weights, options: dict) -> DecodedModel:
@@ -48,6 +49,60 @@ def test_every_model_exports_with_dynamic_batch_and_size_and_matches_torch(expor
         with torch.no_grad():
             expected = reference(x, *(torch.tensor([v]) for v in options.values())).numpy()
         assert np.abs(ab - expected).max() < 1e-3 * max(1.0, np.abs(expected).max())
+
+
+@pytest.mark.parametrize("model", ["jkspnet-lab", *BINS_MODELS])
+def test_softmax_over_channels_is_fused_with_its_expectation(exported, model):
+    import onnx
+
+    ops = [node.op_type for node in onnx.load(str(exported(model)[1])).graph.node]
+    assert "Softmax" not in ops and "Einsum" not in ops and ops.count("Exp") == 1  # onnxruntime's slow axis-1 Softmax
+
+
+def _softmax_graph(consumer: str, q: int = 5, out: int = 2):
+    """(model, weights (out, q)): x (N, q, H, W) -> Softmax(axis 1) -> a 1x1 Conv, an Einsum with the
+    weights, or a Relu (no expectation: left alone)."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    w = np.random.default_rng(0).normal(size=(out, q)).astype(np.float32)
+    nodes = [helper.make_node("Softmax", ["x"], ["p"], axis=1)]
+    inits = []
+    if consumer == "conv":
+        nodes.append(helper.make_node("Conv", ["p", "w"], ["y"], kernel_shape=[1, 1]))
+        inits.append(numpy_helper.from_array(w[:, :, None, None], "w"))
+    elif consumer == "einsum":
+        nodes += [helper.make_node("Constant", [], ["w"], value=numpy_helper.from_array(w.T.copy())),
+                  helper.make_node("Einsum", ["p", "w"], ["y"], equation="nqhw,qc->nchw")]
+    else:
+        nodes.append(helper.make_node("Relu", ["p"], ["y"]))
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, q, None, None])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None, None, None])],
+                              initializer=inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), w
+
+
+@pytest.mark.parametrize("consumer", ["conv", "einsum"])
+def test_fused_softmax_expectation_is_the_same_function_and_does_not_overflow(consumer):
+    import onnx
+
+    model, w = _softmax_graph(consumer)
+    assert fuse_softmax_expectations(model) == 1
+    onnx.checker.check_model(model)
+    ops = [node.op_type for node in model.graph.node]
+    assert "Softmax" not in ops and "Einsum" not in ops and "Constant" not in ops
+    x = np.random.default_rng(1).normal(size=(2, 5, 3, 4)).astype(np.float32) * 3
+    x[0, 2, 0, 0] = 1000.0  # exp(1000) overflows float32: the maximum must be taken out first
+    x[1, :, 1, 1] = -1000.0
+    p = np.exp(x.astype(np.float64) - x.max(axis=1, keepdims=True))
+    expected = np.einsum("nqhw,oq->nohw", p / p.sum(axis=1, keepdims=True), w)
+    got = _session(model.SerializeToString()).run(["y"], {"x": x})[0]
+    assert np.isfinite(got).all() and np.abs(got - expected).max() < 1e-5
+
+
+def test_a_softmax_without_an_expectation_is_left_alone():
+    model, _ = _softmax_graph("relu")
+    assert fuse_softmax_expectations(model) == 0
+    assert [node.op_type for node in model.graph.node] == ["Softmax", "Relu"]
 
 
 @pytest.mark.parametrize("model", list_models())
