@@ -199,6 +199,8 @@ def test_cache_exports_once_per_weights_file(tmp_path, make_weights, monkeypatch
         assert cached_onnx(weights) == first  # the same bytes: the cached file
     other = make_weights("lite-unet-bins", seed=2)  # other weights, same name: a new export
     assert cached_onnx(other) != first and len(list(first.parent.glob("*.onnx"))) == 2
+    monkeypatch.setattr(export, "GRAPH_REVISION", export.GRAPH_REVISION + 1)  # export writes another graph now
+    assert cached_onnx(weights) != first and len(list(first.parent.glob("*.onnx"))) == 3
 
 
 def test_cache_that_cannot_be_written_is_one_line(tmp_path, make_weights, monkeypatch):

@@ -63,6 +63,7 @@ OPSET = 17  # ONNX opset written (onnxruntime 1.14 and later run it)
 INPUT_NAME = "input"  # the graph's model input
 OUTPUT_NAME = "ab"  # the graph's output
 CACHE_ENV = "COLORIZEKIT_CACHE"  # environment variable naming colorizekit's cache folder
+GRAPH_REVISION = 2  # raised when export writes another graph for the same weights (2: fused softmax), to re-export
 _HASH_CHUNK = 1 << 20  # bytes read at a time when hashing a weights file
 
 
@@ -263,7 +264,8 @@ def onnx_cache_dir() -> Path:
 
 def cached_onnx(weights: str | os.PathLike) -> Path:
     """An ONNX export of the weights file `weights` (.safetensors or .pt): the cached one when these
-    exact bytes were exported before by this colorizekit version, else a new export into the cache."""
+    exact bytes were exported before by this colorizekit version and `GRAPH_REVISION`, else a new export
+    into the cache."""
     from colorizekit import __version__
 
     source = Path(weights)
@@ -272,7 +274,7 @@ def cached_onnx(weights: str | os.PathLike) -> Path:
     with open(source, "rb") as f:
         while chunk := f.read(_HASH_CHUNK):
             digest.update(chunk)
-    target = onnx_cache_dir() / f"{name}-{digest.hexdigest()[:16]}-{__version__}.onnx"
+    target = onnx_cache_dir() / f"{name}-{digest.hexdigest()[:16]}-{__version__}-g{GRAPH_REVISION}.onnx"
     if target.is_file():
         return target
     loaded = load_weights(source, expected_model=name)
