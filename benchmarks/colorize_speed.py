@@ -106,7 +106,7 @@ def main() -> None:
     ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present); onnx: the CPU")
     ap.add_argument("--precision", default="auto", choices=["auto", "bf16", "fp32"],
                     help="torch's network precision (default auto: bf16 where the hardware runs it natively)")
-    ap.add_argument("--threads", type=int, default=None, help="CPU threads for torch and onnxruntime (default: torch's)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads (torch, onnxruntime; default: torch's)")
     ap.add_argument("--rounds", type=int, default=1, help="times each backend is timed, in turn; medians (default 1)")
     args = ap.parse_args()
     if args.threads is not None:

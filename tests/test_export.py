@@ -14,7 +14,13 @@ from colorizekit import __version__, color
 from colorizekit.checkpoint import load_weights
 from colorizekit.cli import main
 from colorizekit.defaults import DEFAULT_MODEL
-from colorizekit.export import DecodedModel, cached_onnx, fuse_softmax_expectations, input_normalisation
+from colorizekit.export import (
+    DecodedModel,
+    cached_onnx,
+    fuse_softmax_expectations,
+    input_normalisation,
+    winograd_convs,
+)
 from colorizekit.models import create_model, get_model_info, list_models
 from colorizekit.modes import ColorMode
 
@@ -75,7 +81,8 @@ def _softmax_graph(consumer: str, q: int = 5, out: int = 2):
                   helper.make_node("Einsum", ["p", "w"], ["y"], equation="nqhw,qc->nchw")]
     else:
         nodes.append(helper.make_node("Relu", ["p"], ["y"]))
-    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, q, None, None])],
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, q, None, None])
+    graph = helper.make_graph(nodes, "g", [x],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None, None, None])],
                               initializer=inits)
     return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), w
@@ -103,6 +110,67 @@ def test_a_softmax_without_an_expectation_is_left_alone():
     model, _ = _softmax_graph("relu")
     assert fuse_softmax_expectations(model) == 0
     assert [node.op_type for node in model.graph.node] == ["Softmax", "Relu"]
+
+
+def _conv_graph(kernel: int, channels: int = 8, bias: bool = True, **attributes):
+    """(model, weights, bias): x (N, channels, H, W) -> one Conv to channels + 1 outputs."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(kernel)
+    w = rng.normal(size=(channels + 1, channels, kernel, kernel)).astype(np.float32)
+    b = rng.normal(size=channels + 1).astype(np.float32)
+    inits = [numpy_helper.from_array(w, "w")] + ([numpy_helper.from_array(b, "b")] if bias else [])
+    node = helper.make_node("Conv", ["x", "w"] + (["b"] if bias else []), ["y"], kernel_shape=[kernel, kernel],
+                            **attributes)
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, channels, None, None])
+    graph = helper.make_graph([node], "g", [x],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, None, None, None])],
+                              initializer=inits)
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+@pytest.mark.parametrize("kernel,attributes", [
+    (3, {"pads": [1, 1, 1, 1]}), (3, {"auto_pad": "SAME_UPPER"}), (2, {"auto_pad": "SAME_UPPER"}),
+    (2, {"auto_pad": "SAME_LOWER"}), (2, {"pads": [1, 0, 0, 1]}),
+])
+@pytest.mark.parametrize("bias", [True, False])
+def test_winograd_conv_is_the_same_conv_at_any_batch_and_size(kernel, attributes, bias):
+    import onnx
+
+    model = _conv_graph(kernel, bias=bias, **attributes)
+    direct = _session(model.SerializeToString())
+    assert winograd_convs(model, min_channels=8) == 1
+    onnx.checker.check_model(model)
+    assert "MatMul" in [node.op_type for node in model.graph.node]
+    rewritten = _session(model.SerializeToString())
+    for shape in ((1, 8, 16, 24), (3, 8, 13, 7), (2, 8, 1, 5)):  # tiles of 4 fit, do not fit, a single row
+        x = np.random.default_rng(sum(shape)).normal(size=shape).astype(np.float32)
+        want, got = direct.run(["y"], {"x": x})[0], rewritten.run(["y"], {"x": x})[0]
+        assert got.shape == want.shape == (shape[0], 9, *shape[2:])
+        assert np.abs(got - want).max() < 1e-4 * np.abs(want).max()
+
+
+@pytest.mark.parametrize("kernel,attributes", [
+    (3, {"pads": [1, 1, 1, 1], "strides": [2, 2]}), (3, {"pads": [2, 2, 2, 2], "dilations": [2, 2]}),
+    (3, {"pads": [0, 0, 0, 0]}), (1, {}), (5, {"pads": [2, 2, 2, 2]}), (2, {"pads": [0, 0, 0, 0]}),
+])
+def test_convs_winograd_does_not_fit_stay_direct(kernel, attributes):
+    model = _conv_graph(kernel, **attributes)
+    assert winograd_convs(model, min_channels=8) == 0
+    assert winograd_convs(_conv_graph(3, channels=4, pads=[1, 1, 1, 1]), min_channels=8) == 0  # too few channels
+    assert [node.op_type for node in model.graph.node] == ["Conv"]
+
+
+def test_export_without_winograd_keeps_direct_convs(tmp_path, make_weights):
+    import onnx
+
+    from colorizekit.export import export_onnx
+
+    weights = make_weights("lite-unet-bins")
+    ops = {flag: [n.op_type for n in onnx.load(str(export_onnx(tmp_path / f"{flag}.onnx", weights=weights,
+                                                                  winograd=flag))).graph.node]
+           for flag in (True, False)}
+    assert "MatMul" in ops[True] and "MatMul" not in ops[False]
 
 
 @pytest.mark.parametrize("model", list_models())
