@@ -63,6 +63,13 @@ def test_onnx_matches_torch_fp32_on_kodak24(shared_data, exported, model, kind, 
         assert delta < 0.01 * chroma  # and far below the colours themselves, however faint random weights make them
 
 
+def test_onnx_session_uses_torchs_threads_and_does_not_spin(exported):
+    backend = Colorizer(weights=exported(BINS_MODEL)[1], backend="onnx").backend
+    options = backend.session.get_session_options()
+    assert options.intra_op_num_threads == torch.get_num_threads()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+
+
 def test_vividness_per_call_reaches_the_graph(exported):
     weights, onnx_file = exported(BINS_MODEL)
     gray = load_image(synthetic_rgb(64, 96)).gray
