@@ -127,6 +127,9 @@ def test_interrupted_runs_resume_exactly(reference_runs, data_dir, tmp_path, mon
     first = train(small_config(data_dir, out), progress=False, stop=stop, on_epoch=lambda row: stop.set())
     assert first.status == "interrupted" and first.epochs_run == 1
     assert load_checkpoint(out / "last.pt")["epoch"] == 1
+    # a stopped run still leaves its best weights so far, ready to use
+    assert first.weights_path == out / "model.safetensors" and load_weights(first.weights_path).model_name == "jkspnet-lab"
+    assert json.loads((out / "model_card.json").read_text())["stopped"] == "interrupted"
 
     original = PhotoDataset.__getitem__
 

@@ -5,7 +5,7 @@ moment, time-budgeted, and distributed with torchrun.
 batch 32, the model's colour-mode loss (MSE for the design's models), Adam (lr 1e-3, weight decay
 1e-7), up to 100 epochs, early stopping on the mean validation loss (patience 10, delta 0), split
 80/20 after a shuffle with seed 44. The run folder gets `last.pt` (after every epoch, and every
-`save_every` minutes in between), `best.pt`, `history.csv`, `loss_curve.png`, and at the end
+`save_every` minutes in between), `best.pt`, `history.csv`, `loss_curve.png`, and when it ends or stops
 `model.safetensors` with `model_card.json` (see `colorizekit.runfiles`).
 
 The loop, top to bottom: scan and split the photos; build the model, optimizer and loss
@@ -102,13 +102,13 @@ class _Run(RunSetup):
             outcome = self._epoch(epoch, partial)
             partial = Partial()
             if outcome == "interrupted":
-                return self._result("interrupted", epoch - 1)
+                return self._finish("interrupted", epoch - 1)
             if outcome == "budget_spent":
                 return self._budget_spent(epoch - 1)
             more = epoch < cfg.epochs and self.early.bad_epochs < cfg.patience
             if more and self._stop_any():
                 self.log(f"stopped by {self.stop.reason} after epoch {epoch}; continue with --resume")
-                return self._result("interrupted", epoch)
+                return self._finish("interrupted", epoch)
             if more and D.any_rank(self.clock.budget_spent(), self.ctx, self.device):
                 self._end_schedule()
                 if self.ctx.is_main:

@@ -124,7 +124,7 @@ class TrainResult:
     best_epoch: int  # epoch of the lowest validation loss (0 if none completed)
     best_val_loss: float  # that loss (inf if none completed)
     history: tuple[dict[str, float], ...]  # one row per completed epoch (see runfiles.HISTORY_FIELDS)
-    weights_path: Path | None  # model.safetensors, exported when the run ended (None if interrupted)
+    weights_path: Path | None  # model.safetensors: the best weights so far, exported when the run ended or stopped
 
 
 class TrainingDiverged(RuntimeError):
