@@ -5,6 +5,7 @@ import torch
 
 from colorizekit.checkpoint import (
     WeightsError,
+    default_size,
     default_vividness,
     export_weights,
     load_weights,
@@ -88,3 +89,22 @@ def test_default_vividness_is_the_cards_else_the_package_default_and_none_withou
     assert Colorizer(weights=measured, device="cpu").vividness == 0.7  # the colorizer decodes at it
     assert Colorizer(weights=plain, device="cpu").vividness == DEFAULT_VIVIDNESS
     assert Colorizer(weights=measured, device="cpu", vividness=0.2).vividness == 0.2
+
+
+def test_default_size_is_the_cards_else_the_package_default(make_weights, tmp_path):
+    from colorizekit.colorize import Colorizer
+    from colorizekit.defaults import DEFAULT_SIZE
+
+    state = create_model("lite-unet-bins").state_dict()  # size multiple 32
+    plain, measured = tmp_path / "plain.safetensors", tmp_path / "measured.safetensors"
+    export_weights(plain, "lite-unet-bins", state)
+    export_weights(measured, "lite-unet-bins", state, card={"default_size": 160})
+    assert default_size(plain) == DEFAULT_SIZE and default_size(measured) == 160 == default_size(load_weights(measured))
+    for value in (100, 0, "big", True):  # not a multiple of 32, not positive, not a number
+        bad = tmp_path / "bad.safetensors"
+        export_weights(bad, "lite-unet-bins", state, card={"default_size": value})
+        with pytest.raises(WeightsError, match="bad.safetensors.*default_size"):
+            default_size(bad)
+    assert Colorizer(weights=measured, device="cpu").size == 160  # the colorizer works at it
+    assert Colorizer(weights=plain, device="cpu").size == DEFAULT_SIZE
+    assert Colorizer(weights=measured, device="cpu", size=64).size == 64

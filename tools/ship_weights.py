@@ -34,6 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("weights", type=Path, help="model.safetensors exported by colorizekit train")
     p.add_argument("--run", type=Path, action="append", default=[], help="run folder(s) the weights come from")
     p.add_argument("--default-vividness", type=float, help="bins models: the vividness chosen by measurement")
+    p.add_argument("--default-size", type=int, help="the working size chosen by measurement")
     p.add_argument("--evaluation", type=Path, action="append", default=[], help="evaluation JSON files")
     p.add_argument("--cpu-hours", type=float, help="total CPU wall hours (default: summed from the runs' histories)")
     p.add_argument("--note", action="append", default=[], help="a line on the recipe (repeatable)")
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     if args.default_vividness is not None:
         card["default_vividness"] = args.default_vividness
+    if args.default_size is not None:
+        card["default_size"] = args.default_size
     out = WEIGHTS_DIR / f"{loaded.model_name}.safetensors"
     export_weights(out, loaded.model_name, loaded.state_dict, card=card, model_config=loaded.model_config)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")

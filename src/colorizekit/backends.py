@@ -29,6 +29,7 @@ from colorizekit.checkpoint import (
     WeightsError,
     build_model,
     check_file,
+    default_size,
     default_vividness,
     is_onnx_file,
     load_weights,
@@ -53,6 +54,7 @@ class TorchBackend:
         self.weights_path: Path = weights.path  # the file the weights came from
         self.metadata = weights.metadata  # the model card or checkpoint fields
         self.default_vividness = default_vividness(weights)
+        self.default_size = default_size(weights)
         self.mode = get_model_info(self.model_name).mode
         self.device = resolve_device(device)
         self.model = build_model(weights, self.device).to(memory_format=torch.channels_last)
@@ -80,8 +82,9 @@ class OnnxBackend:
         self.weights_path = Path(weights_path or onnx_path)
         self.session, self.metadata = open_onnx(self.onnx_path)
         self.model_name: str = self.metadata["model"]
-        self.default_vividness = default_vividness(LoadedWeights(
-            self.onnx_path, self.model_name, self.metadata["model_config"], {}, self.metadata))
+        described = LoadedWeights(self.onnx_path, self.model_name, self.metadata["model_config"], {}, self.metadata)
+        self.default_vividness = default_vividness(described)
+        self.default_size = default_size(described)
         inputs = [i.name for i in self.session.get_inputs()]
         self.option_names = [n for n in inputs if n != INPUT_NAME]
         outputs = [o.name for o in self.session.get_outputs()]

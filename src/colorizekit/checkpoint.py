@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from colorizekit.atomic import atomic_path
-from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_VIVIDNESS
+from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE, DEFAULT_VIVIDNESS
 from colorizekit.models import create_model, get_model_info, list_models
 
 CHECKPOINT_FORMAT = "colorizekit-checkpoint"
@@ -240,6 +240,26 @@ def default_vividness(weights: LoadedWeights | str | os.PathLike) -> float | Non
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
         raise WeightsError(f"{path}: the model card's default_vividness {value!r} is not a number from 0 to 1")
     return float(value)
+
+
+def default_size(weights: LoadedWeights | str | os.PathLike) -> int:
+    """The working size a model colorizes at when none is chosen: its weights' model card's measured
+    `default_size`, else `defaults.DEFAULT_SIZE`. Takes loaded weights or a file (of which only a
+    safetensors header is read). WeightsError naming the file when the card's value is not a working
+    size the model accepts (a whole multiple of its size multiple)."""
+    if isinstance(weights, LoadedWeights):
+        path, model_name, metadata = weights.path, weights.model_name, weights.metadata
+    else:
+        path = Path(weights)
+        model_name, _, metadata = _read_weights(path, tensors=False)
+    value = metadata.get("card", {}).get("default_size")
+    if value is None:
+        return DEFAULT_SIZE
+    multiple = get_model_info(model_name).size_multiple
+    if isinstance(value, bool) or not isinstance(value, int) or value < multiple or value % multiple:
+        raise WeightsError(f"{path}: the model card's default_size {value!r} is not a positive multiple of "
+                           f"{multiple}")
+    return value
 
 
 def default_weights_path(model_name: str) -> Path | None:

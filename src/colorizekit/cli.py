@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from colorizekit import __version__
 from colorizekit.defaults import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_SIZE, DEFAULT_VIVIDNESS, PRECISIONS
 
+_SIZE_DEFAULT = f"the weights' measured working size, else {DEFAULT_SIZE}"
 _MODEL_HELP = f"model name (default: the weights file's model, else {DEFAULT_MODEL})"
 _VIVIDNESS_HELP = ("colour strength from 0 (muted: the predicted colours' mean) to 1 (vivid: close to the most likely "
                    "colour); only models with a bins head (colour mode ab-bins) take it (default: the weights' "
@@ -79,8 +80,8 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
                                      "--backend onnx a .onnx file from `colorizekit export` (default: the weights "
                                      "shipped with colorizekit)")
     p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=_BACKEND_HELP)
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE,
-                   help=f"working size: short side at which colour is predicted (default: {DEFAULT_SIZE})")
+    p.add_argument("--size", type=int, default=None,
+                   help=f"working size: short side at which colour is predicted (default: {_SIZE_DEFAULT})")
     p.add_argument("--format", choices=OUTPUT_NAMES,
                    help="output format (default: the input's; BMP and GIF give PNG)")
     p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100 (default: 95)")
@@ -151,7 +152,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", action="append", default=[], metavar="[NAME=]FILE",
                    help="weights file to use instead of the shipped ones (repeatable; a bare FILE is used for the "
                         "model it is for; default models: those given weights, else all)")
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE, help=f"working size (default: {DEFAULT_SIZE})")
+    p.add_argument("--size", type=int, default=None, help=f"working size (default: {_SIZE_DEFAULT})")
     p.add_argument("--device", help="cpu, cuda, ... (default: cuda when present)")
     p.set_defaults(func=_run_demo)
 
@@ -182,8 +183,8 @@ def _add_serve(sub: argparse._SubParsersAction) -> None:
                    help="weights file (repeatable; its model is read from the file; .onnx files need --backend "
                         "onnx; default: the shipped weights)")
     p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=_BACKEND_HELP)
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE,
-                   help=f"working size used when a request names none (default: {DEFAULT_SIZE})")
+    p.add_argument("--size", type=int, default=None,
+                   help=f"working size used when a request names none (default: {_SIZE_DEFAULT})")
     p.add_argument("--max-upload-mb", type=float, default=DEFAULT_MAX_UPLOAD_BYTES / 1e6,
                    help=f"largest accepted file in MB (default: {DEFAULT_MAX_UPLOAD_BYTES / 1e6:g})")
     p.add_argument("--max-megapixels", type=float, default=DEFAULT_MAX_UPLOAD_PIXELS / 1e6,
@@ -205,7 +206,7 @@ def _run_serve(args: argparse.Namespace) -> int:
     except ImportError as exc:
         raise ValueError(f"needs the serve extras ({exc.name} is not installed): pip install 'colorizekit[serve]'") from None
     settings = ServeSettings(host=args.host, port=args.port, model=args.model, weights=tuple(args.weights),
-                             size=args.size, max_size=max(1024, args.size), batch_size=args.batch_size,
+                             size=args.size, max_size=max(1024, args.size or 0), batch_size=args.batch_size,
                              max_upload_bytes=int(args.max_upload_mb * 1e6),
                              max_pixels=int(args.max_megapixels * 1e6), queue_size=args.queue_size,
                              device=args.device, backend=args.backend)
@@ -232,8 +233,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--out", default="evaluation", help="report folder (default: evaluation/)")
     p.add_argument("--model", help=_MODEL_HELP)
     p.add_argument("--weights", help="model.safetensors or training checkpoint (default: the shipped weights)")
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE,
-                   help=f"working size for --protocol full (default: {DEFAULT_SIZE})")
+    p.add_argument("--size", type=int, default=None,
+                   help=f"working size for --protocol full (default: {_SIZE_DEFAULT})")
     p.add_argument("--protocol", choices=["full", "design"], default="full",
                    help="full: each photo at its own resolution; design: 128 x 128 as the design's test "
                         "(default: full)")
@@ -271,8 +272,8 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
                    help="weights for a model (repeatable); a bare FILE is used for the model it is for "
                         "(default: the shipped weights)")
     p.add_argument("-o", "--out", default="comparison.png", help="output picture (default: comparison.png)")
-    p.add_argument("--size", type=int, default=DEFAULT_SIZE,
-                   help=f"working size for --protocol full (default: {DEFAULT_SIZE})")
+    p.add_argument("--size", type=int, default=None,
+                   help=f"working size for --protocol full (default: {_SIZE_DEFAULT})")
     p.add_argument("--protocol", choices=["full", "design"], default="full", help="as for evaluate (default: full)")
     p.add_argument("--limit", type=int, help="use only the first N photos")
     p.add_argument("--cell-height", type=int, default=192, help="picture height in the grid, pixels (default: 192)")

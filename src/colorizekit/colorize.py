@@ -23,7 +23,7 @@ from PIL import Image
 
 from colorizekit import color
 from colorizekit.backends import load_backend
-from colorizekit.defaults import DEFAULT_BACKEND, DEFAULT_SIZE
+from colorizekit.defaults import DEFAULT_BACKEND
 from colorizekit.imageio import (
     ImageError,
     LoadedImage,
@@ -59,7 +59,7 @@ def working_shape(height: int, width: int, size: int, multiple: int) -> tuple[in
 class Colorizer:
     """Colorize grayscale photos with a trained model.
 
-    `Colorizer(model=None, weights=None, device=None, size=DEFAULT_SIZE, batch_size=4, precision="auto",
+    `Colorizer(model=None, weights=None, device=None, size=None, batch_size=4, precision="auto",
     vividness=None, backend="torch")`:
     - model: registry name; None means the model the weights file is for, or `DEFAULT_MODEL`;
     - weights: a `model.safetensors` exported by `colorizekit train` or a training checkpoint (or, for the
@@ -67,7 +67,8 @@ class Colorizer:
       colorizekit for `model` (WeightsError when none ship). A file for another model than `model` is
       refused (`checkpoint.resolve_weights` decides);
     - device: "cpu", "cuda", ...; None picks CUDA when present (the onnx backend runs on the CPU);
-    - size: working size (short side) at which colour is predicted;
+    - size: working size (short side) at which colour is predicted; None: the weights' measured default
+      (their model card's `default_size`), else `defaults.DEFAULT_SIZE`;
     - batch_size: photos predicted together;
     - precision: "auto" (bf16 autocast where the hardware runs it natively, else fp32), "bf16" or "fp32".
       Colour conversions always run in fp32; only the network runs in bf16;
@@ -81,7 +82,7 @@ class Colorizer:
     """
 
     def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None,
-                 device: str | torch.device | None = None, size: int = DEFAULT_SIZE, batch_size: int = 4,
+                 device: str | torch.device | None = None, size: int | None = None, batch_size: int = 4,
                  precision: str = "auto", vividness: float | None = None, backend: str = DEFAULT_BACKEND) -> None:
         self.backend = load_backend(backend, model, weights, device, precision)
         self.model_name: str = self.backend.model_name
@@ -98,8 +99,10 @@ class Colorizer:
         self.dtype, self.precision_reason = self.backend.dtype, self.backend.precision_reason
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if size is None:
+            size = self.backend.default_size
         working_shape(size, size, size, self.info.size_multiple)  # validates size
-        self.size = size
+        self.size: int = size
         self.batch_size = batch_size
         self._told_about_colour = False
 

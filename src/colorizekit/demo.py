@@ -17,7 +17,6 @@ import numpy as np
 from colorizekit.atomic import atomic_path
 from colorizekit.checkpoint import WeightsError, weights_by_model
 from colorizekit.colorize import Colorizer
-from colorizekit.defaults import DEFAULT_SIZE
 from colorizekit.imageio import load_image, save_image
 from colorizekit.models import list_models
 from colorizekit.figures import image_grid
@@ -41,7 +40,7 @@ def demo_images() -> list[Path]:
 
 def run_demo(out_dir: str | os.PathLike = "demo", models: list[str] | None = None,
              weights: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike] | None = None,
-             size: int = DEFAULT_SIZE,
+             size: int | None = None,
              device: str | None = None) -> DemoResult:
     """Colorize the built-in photos with each model in `models` that has weights and write, per model,
     `<model>/<photo>.png` and `demo_<model>.png`, a grid of grayscale | colorized | original.

@@ -34,7 +34,6 @@ from PIL import Image
 
 from colorizekit import bins, color, metrics
 from colorizekit.checkpoint import weights_by_model
-from colorizekit.defaults import DEFAULT_SIZE
 from colorizekit.imageio import to_uint8
 from colorizekit.figures import thumbnail
 from colorizekit.models import get_model_info
@@ -166,7 +165,8 @@ def _json_values(values: MetricValues) -> dict[str, float | None]:
 
 # -- the work -----------------------------------------------------------------------------------------
 
-def _make_colorizer(model: str | None, weights, device, size: int, batch_size: int, vividness: float | None = None):
+def _make_colorizer(model: str | None, weights, device, size: int | None, batch_size: int,
+                    vividness: float | None = None):
     from colorizekit.colorize import Colorizer
 
     return Colorizer(model=model, weights=weights, device=device, size=size, batch_size=batch_size,
@@ -333,7 +333,7 @@ def _notes(protocol: str) -> tuple[str, ...]:
 
 
 def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str | None = None, *,
-             weights: str | os.PathLike | None = None, size: int = DEFAULT_SIZE, protocol: str = "full",
+             weights: str | os.PathLike | None = None, size: int | None = None, protocol: str = "full",
              batch_size: int = 4, device: str | torch.device | None = None, limit: int | None = None,
              progress: bool | None = None, preview_height: int | None = PREVIEW_HEIGHT,
              colorizer=None, vividness: float | None = None) -> EvaluationResult:
@@ -419,7 +419,7 @@ class Comparison:
 
 def compare(source: str | os.PathLike | Sequence[str | os.PathLike], models: Sequence[str], *,
             weights: Mapping[str, str | os.PathLike] | Iterable[str | os.PathLike] | None = None,
-            size: int = DEFAULT_SIZE, protocol: str = "full", batch_size: int = 4,
+            size: int | None = None, protocol: str = "full", batch_size: int = 4,
             device: str | torch.device | None = None, limit: int | None = None,
             progress: bool | None = None, preview_height: int | None = PREVIEW_HEIGHT,
             vividness: float | None = None) -> Comparison:

@@ -177,7 +177,7 @@ def test_models_lists_every_model_with_weights_and_default(client):
     assert models["jkspnet-lab"] | {"description": None} == {
         "name": "jkspnet-lab", "color_mode": "lab", "description": None, "weights": True,
         "weights_source": "file", "reason": None, "vividness_control": False, "default_vividness": None,
-        "default": True}
+        "default_size": 256, "default": True}
     assert models["jkspnet-lab"]["description"]
     assert models["unet-rgb"]["color_mode"] == "rgb"
     assert models["unet-rgb"]["weights"] is False and "--weights" in models["unet-rgb"]["reason"]
@@ -268,6 +268,24 @@ def test_model_and_size_fields_choose_the_colorizer(weights_file):
         assert _post(c, _encode(_gray(), "PNG"), model="jkspnet-lab", size=64).status_code == 200
         assert _post(c, _encode(_gray(), "PNG")).status_code == 200
     assert factory.built == [("jkspnet-lab", 64), ("jkspnet-lab", 256)]
+
+
+def test_a_request_naming_no_size_uses_the_weights_measured_size_unless_the_server_sets_one(tmp_path):
+    import torch
+
+    from colorizekit.checkpoint import export_weights
+    from colorizekit.models import create_model
+
+    measured = tmp_path / "measured.safetensors"
+    torch.manual_seed(0)
+    export_weights(measured, "jkspnet-lab", create_model("jkspnet-lab").state_dict(), card={"default_size": 192})
+    for server_size, expected in ((None, 192), (96, 96)):
+        factory = FakeFactory()
+        with _client(measured, factory, preload=False, size=server_size) as c:
+            listed = {m["name"]: m for m in c.get("/api/models").json()["models"]}
+            assert listed["jkspnet-lab"]["default_size"] == expected
+            assert _post(c, _encode(_gray(), "PNG")).status_code == 200
+        assert factory.built == [("jkspnet-lab", expected)]
 
 
 @pytest.mark.filterwarnings("ignore:.*only its luminance is used")

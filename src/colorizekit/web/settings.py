@@ -20,7 +20,7 @@ class ServeSettings:
     port: int = 8000  # TCP port
     model: str = DEFAULT_MODEL  # model used when a request names none
     weights: tuple[Path, ...] = ()  # weights files; the model each is for is read from the file
-    size: int = DEFAULT_SIZE  # working size (short side) used when a request names none
+    size: int | None = None  # working size (short side) when a request names none; None: the weights' default
     max_size: int = 1024  # largest working size a request may ask for
     batch_size: int = 4  # most requests colorized together
     max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES  # largest accepted file, bytes (413 above)
@@ -38,12 +38,14 @@ class ServeSettings:
         get_model_info(self.model)  # ValueError naming the known models
         check_backend(self.backend, self.device)  # ValueError for an unknown backend, or onnx on a GPU
         object.__setattr__(self, "weights", tuple(Path(w) for w in self.weights))
-        for name in ("port", "size", "max_size", "batch_size", "max_upload_bytes", "max_pixels", "queue_size",
+        for name in ("port", "max_size", "batch_size", "max_upload_bytes", "max_pixels", "queue_size",
                      "max_loaded"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < (0 if name == "port" else 1):
                 raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        if self.size > self.max_size:
+        if self.size is not None and (isinstance(self.size, bool) or not isinstance(self.size, int) or self.size < 1):
+            raise ValueError(f"size must be a positive integer, got {self.size!r}")
+        if self.size is not None and self.size > self.max_size:
             raise ValueError(f"size {self.size} is over max_size {self.max_size}")
 
 
@@ -59,6 +61,7 @@ class ModelEntry:
     source: str | None  # "file" (--weights), "shipped" (inside the package) or None (no weights)
     vividness_control: bool  # decoding takes a vividness (the model has a bins head)
     default_vividness: float | None  # its weights' vividness when a request names none (None: no control or no weights)
+    default_size: int  # its weights' working size (`checkpoint.default_size`; DEFAULT_SIZE without weights)
 
     @property
     def available(self) -> bool:
@@ -77,7 +80,7 @@ def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
     """All registered models, with the weights each would use (a `--weights` file, else shipped weights)
     and, for models with a bins head, the vividness those decode at by default. WeightsError (a
     ValueError) naming a file that cannot be read or is the second for one model."""
-    from colorizekit.checkpoint import WeightsError, default_vividness, resolve_weights, weights_by_model
+    from colorizekit.checkpoint import WeightsError, default_size, default_vividness, resolve_weights, weights_by_model
     from colorizekit.models import get_model_info, list_models
 
     given = weights_by_model(settings.weights)
@@ -91,7 +94,8 @@ def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
                 pass
         info = get_model_info(name)
         entries[name] = ModelEntry(name, info.color_mode, info.description, info.size_multiple, weights, source,
-                                   info.mode.supports_vividness, default_vividness(weights) if weights else None)
+                                   info.mode.supports_vividness, default_vividness(weights) if weights else None,
+                                   default_size(weights) if weights else DEFAULT_SIZE)
     return entries
 
 
