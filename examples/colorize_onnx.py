@@ -1,7 +1,7 @@
 """Colorize a photo with a model exported by `colorizekit export`, using only numpy, Pillow and onnxruntime.
 
     pip install numpy pillow onnxruntime
-    python colorize_onnx.py model.onnx old_photo.jpg colour.png [--size 256] [--temperature T]
+    python colorize_onnx.py model.onnx old_photo.jpg colour.png [--size S] [--temperature T]
 
 No PyTorch and no colorizekit: this file is the whole method, as colorizekit does it. The photo's
 gray (the gray with each pixel's CIE L) is resized to a working size (short side about `--size`,
@@ -81,8 +81,11 @@ def working_shape(height: int, width: int, size: int, multiple: int) -> tuple[in
             max(multiple, round(width * scale / multiple) * multiple))
 
 
-def colorize(session: ort.InferenceSession, image: Image.Image, size: int, temperature: float | None) -> Image.Image:
+def colorize(session: ort.InferenceSession, image: Image.Image, size: int | None,
+             temperature: float | None) -> Image.Image:
     meta = session.get_modelmeta().custom_metadata_map
+    if size is None:  # the working size the weights were measured best at, else 256
+        size = int(json.loads(meta.get("card", "{}")).get("default_size", 256))
     norm = json.loads(meta["normalisation"])  # input = (X - center) / scale, X the gray or its L
     options = json.loads(meta["decode_inputs"])  # e.g. {"temperature": default}
     if temperature is not None and "temperature" in options:
@@ -104,7 +107,8 @@ def main() -> None:
     ap.add_argument("model", help="a .onnx file from `colorizekit export`")
     ap.add_argument("photo", help="the photo to colorize")
     ap.add_argument("output", help="where to write the colour photo")
-    ap.add_argument("--size", type=int, default=256, help="working size: short side, pixels (default: 256)")
+    ap.add_argument("--size", type=int, help="working size: short side, pixels (default: the weights' measured "
+                    "size from the file's model card, else 256)")
     ap.add_argument("--temperature", type=float, help="bins models: T in (0, 1], lower is more vivid")
     args = ap.parse_args()
     session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
