@@ -222,16 +222,21 @@ def load_weights(path: str | os.PathLike, expected_model: str | None = None) -> 
                          state_dict=state_dict, metadata=metadata)
 
 
+def _described(weights: LoadedWeights | str | os.PathLike) -> tuple[Path, str, dict[str, Any]]:
+    """(path, model name, metadata) of loaded weights, or of a file (only a safetensors header is read)."""
+    if isinstance(weights, LoadedWeights):
+        return weights.path, weights.model_name, weights.metadata
+    path = Path(weights)
+    model_name, _, metadata = _read_weights(path, tensors=False)
+    return path, model_name, metadata
+
+
 def default_vividness(weights: LoadedWeights | str | os.PathLike) -> float | None:
     """The vividness a model with a bins head decodes at when none is chosen: its weights' model card's
     measured `default_vividness`, else `defaults.DEFAULT_VIVIDNESS`; None for a model without a
     vividness control. Takes loaded weights or a file (of which only a safetensors header is read).
     Raises WeightsError naming the file when the card's value is not a number from 0 to 1."""
-    if isinstance(weights, LoadedWeights):
-        path, model_name, metadata = weights.path, weights.model_name, weights.metadata
-    else:
-        path = Path(weights)
-        model_name, _, metadata = _read_weights(path, tensors=False)
+    path, model_name, metadata = _described(weights)
     if not get_model_info(model_name).mode.supports_vividness:
         return None
     value = metadata.get("card", {}).get("default_vividness")
@@ -247,11 +252,7 @@ def default_size(weights: LoadedWeights | str | os.PathLike) -> int:
     `default_size`, else `defaults.DEFAULT_SIZE`. Takes loaded weights or a file (of which only a
     safetensors header is read). WeightsError naming the file when the card's value is not a working
     size the model accepts (a whole multiple of its size multiple)."""
-    if isinstance(weights, LoadedWeights):
-        path, model_name, metadata = weights.path, weights.model_name, weights.metadata
-    else:
-        path = Path(weights)
-        model_name, _, metadata = _read_weights(path, tensors=False)
+    path, model_name, metadata = _described(weights)
     value = metadata.get("card", {}).get("default_size")
     if value is None:
         return DEFAULT_SIZE

@@ -191,7 +191,7 @@ def _add_api_routes(app: FastAPI, settings: ServeSettings, models: dict[str, Mod
                 {"name": m.name, "color_mode": m.color_mode, "description": m.description,
                  "weights": m.available, "weights_source": m.source, "reason": m.reason,
                  "vividness_control": m.vividness_control, "default_vividness": m.default_vividness,
-                 "default_size": settings.size or m.default_size,
+                 "default_size": settings.size_for(m),
                  "default": m.name == settings.model}
                 for m in models.values()
             ],
@@ -222,7 +222,7 @@ def _add_api_routes(app: FastAPI, settings: ServeSettings, models: dict[str, Mod
 
 def _parse_size(text: str | None, settings: ServeSettings, entry: ModelEntry) -> int:
     if not text:
-        return settings.size or entry.default_size
+        return settings.size_for(entry)
     if not text.isdigit():
         raise HTTPException(422, f"size must be a whole number of pixels, got {text[:40]!r}")
     size = int(text)

@@ -165,7 +165,7 @@ class ColorizeService:
         self._task = asyncio.create_task(self._work(), name="colorizekit-worker")
         default = self.models[self.settings.model]
         if self.settings.preload and default.available:
-            self._executor.submit(self._preload, default.name, self.settings.size or default.default_size)
+            self._executor.submit(self._preload, default.name, self.settings.size_for(default))
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -48,6 +48,10 @@ class ServeSettings:
         if self.size is not None and self.size > self.max_size:
             raise ValueError(f"size {self.size} is over max_size {self.max_size}")
 
+    def size_for(self, entry: ModelEntry) -> int:
+        """The working size for a request to `entry`'s model that names none: the server's, else its weights'."""
+        return self.size or entry.default_size
+
 
 @dataclass(frozen=True)
 class ModelEntry:
