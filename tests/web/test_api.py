@@ -429,6 +429,11 @@ def test_bad_settings_are_refused():
         ServeSettings(model="nope")
     with pytest.raises(ValueError, match="queue_size"):
         ServeSettings(queue_size=0)
+    for size in (0, -5, True, "256"):  # the working size: None (the weights') or a positive whole number
+        with pytest.raises(ValueError, match="size must be a positive integer"):
+            ServeSettings(size=size)
+    with pytest.raises(ValueError, match="over max_size"):
+        ServeSettings(size=2048, max_size=1024)
 
 
 
