@@ -1,15 +1,16 @@
 """Colorize a photo with a model exported by `colorizekit export`, using only numpy, Pillow and onnxruntime.
 
     pip install numpy pillow onnxruntime
-    python colorize_onnx.py model.onnx old_photo.jpg colour.png [--size S] [--temperature T]
+    python colorize_onnx.py model.onnx old_photo.jpg colour.png [--size S] [--saturation S] [--temperature T]
 
 No PyTorch and no colorizekit: this file is the whole method, as colorizekit does it. The photo's
 gray (the gray with each pixel's CIE L) is resized to a working size (short side about `--size`,
 sides rounded to the model's size multiple), normalised as the file's metadata says, and the model
 predicts CIE ab there; the ab is upsampled to the photo's full size and joined with the photo's own
 full-resolution L, so the output has exactly the input's size and luminance. sRGB and CIE Lab (D65)
-use scikit-image's constants, as colorizekit does. Models with a bins head take a `temperature`
-(T = 0.2 ** vividness: 1 muted ... 0.2 vivid); the file holds the default.
+use scikit-image's constants, as colorizekit does. The predicted ab is multiplied by a saturation
+(0 gray, 1 as predicted; the file's model card holds the measured default, else 1). Models with a
+bins head take a `temperature` (T = 0.2 ** vividness: 1 muted ... 0.2 vivid); the file holds the default.
 
 For simplicity this script reads 8-bit photos and writes an 8-bit RGB file without EXIF or ICC
 profile; `colorizekit colorize --backend onnx` keeps those and 16-bit depth.
@@ -82,10 +83,13 @@ def working_shape(height: int, width: int, size: int, multiple: int) -> tuple[in
 
 
 def colorize(session: ort.InferenceSession, image: Image.Image, size: int | None,
-             temperature: float | None) -> Image.Image:
+             temperature: float | None, saturation: float | None = None) -> Image.Image:
     meta = session.get_modelmeta().custom_metadata_map
+    card = json.loads(meta.get("card", "{}"))
     if size is None:  # the working size the weights were measured best at, else 256
-        size = int(json.loads(meta.get("card", "{}")).get("default_size", 256))
+        size = int(card.get("default_size", 256))
+    if saturation is None:  # the factor on the chroma measured best for the weights, else 1
+        saturation = float(card.get("default_saturation", 1.0))
     norm = json.loads(meta["normalisation"])  # input = (X - center) / scale, X the gray or its L
     options = json.loads(meta["decode_inputs"])  # e.g. {"temperature": default}
     if temperature is not None and "temperature" in options:
@@ -96,7 +100,7 @@ def colorize(session: ort.InferenceSession, image: Image.Image, size: int | None
     x = lightness(small) if norm["input_from"] == "L" else small
     feed = {"input": ((x - norm["center"]) / norm["scale"]).astype(np.float32)[None, None]}
     feed.update({name: np.array([value], dtype=np.float32) for name, value in options.items()})
-    ab = session.run(["ab"], feed)[0][0]  # (2, h / output_stride, w / output_stride), Lab units
+    ab = session.run(["ab"], feed)[0][0] * saturation  # (2, h / output_stride, w / output_stride), Lab units
     full_ab = np.stack([resize(channel, *gray.shape) for channel in ab])
     rgb = lab_to_rgb(lightness(gray), full_ab)
     return Image.fromarray(np.rint(rgb * 255.0).astype(np.uint8), mode="RGB")
@@ -109,11 +113,13 @@ def main() -> None:
     ap.add_argument("output", help="where to write the colour photo")
     ap.add_argument("--size", type=int, help="working size: short side, pixels (default: the weights' measured "
                     "size from the file's model card, else 256)")
+    ap.add_argument("--saturation", type=float, help="factor on the predicted chroma: 0 gray, 1 as predicted "
+                    "(default: the file's model card's, else 1)")
     ap.add_argument("--temperature", type=float, help="bins models: T in (0, 1], lower is more vivid")
     args = ap.parse_args()
     session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
     with Image.open(args.photo) as image:
-        colorize(session, image, args.size, args.temperature).save(args.output)
+        colorize(session, image, args.size, args.temperature, args.saturation).save(args.output)
     print(f"{args.photo} -> {args.output}")
 
 

@@ -6,6 +6,7 @@ import torch
 from colorizekit.checkpoint import (
     WeightsError,
     default_size,
+    default_saturation,
     default_vividness,
     export_weights,
     load_weights,
@@ -89,6 +90,24 @@ def test_default_vividness_is_the_cards_else_the_package_default_and_none_withou
     assert Colorizer(weights=measured, device="cpu").vividness == 0.7  # the colorizer decodes at it
     assert Colorizer(weights=plain, device="cpu").vividness == DEFAULT_VIVIDNESS
     assert Colorizer(weights=measured, device="cpu", vividness=0.2).vividness == 0.2
+
+
+def test_default_saturation_is_the_cards_else_one_for_every_model(make_weights, tmp_path):
+    from colorizekit.colorize import Colorizer
+
+    state = create_model("jkspnet-lab").state_dict()
+    plain, measured, bad, high = (tmp_path / f"{n}.safetensors" for n in ("plain", "measured", "bad", "high"))
+    export_weights(plain, "jkspnet-lab", state)
+    export_weights(measured, "jkspnet-lab", state, card={"default_saturation": 1.3})
+    export_weights(bad, "jkspnet-lab", state, card={"default_saturation": "loud"})
+    export_weights(high, "jkspnet-lab", state, card={"default_saturation": 9})
+    assert default_saturation(plain) == 1.0
+    assert default_saturation(measured) == 1.3 == default_saturation(load_weights(measured))
+    for path in (bad, high):
+        with pytest.raises(WeightsError, match=f"{path.name}: the model card's default_saturation: saturation must be"):
+            default_saturation(path)
+    assert Colorizer(weights=measured, device="cpu").saturation == 1.3  # the colorizer colours at it
+    assert Colorizer(weights=measured, device="cpu", saturation=0.8).saturation == 0.8
 
 
 def test_default_size_is_the_cards_else_the_package_default(make_weights, tmp_path):

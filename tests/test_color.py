@@ -90,3 +90,27 @@ def test_gradients_finite_at_zero_and_one():
 def test_bad_shapes_raise(fn, shape):
     with pytest.raises(ValueError, match="expects a tensor of shape"):
         fn(torch.zeros(shape))
+
+
+def test_saturate_scales_chroma_keeps_hue_and_refuses_bad_values():
+    ab = torch.tensor([[[[30.0, -20.0]], [[-10.0, 40.0]]]], dtype=torch.float64)  # (1, 2, 1, 2)
+    assert torch.equal(color.saturate(ab, 1.0), ab)
+    assert torch.allclose(color.saturate(ab, 1.5), ab * 1.5)
+    assert torch.count_nonzero(color.saturate(ab, 0.0)) == 0
+    hue = torch.atan2(ab[:, 1], ab[:, 0])
+    assert torch.allclose(torch.atan2(*color.saturate(ab, 2.5)[:, [1, 0]].unbind(1)), hue)
+    for bad in (-0.1, 3.5, float("nan"), True, "1.2"):
+        with pytest.raises(ValueError, match="saturation must be a number from 0"):
+            color.saturate(ab, bad)
+
+
+def test_saturate_rgb_keeps_lightness_and_scales_chroma_as_skimage_measures_it():
+    rgb = 0.25 + 0.5 * _random_rgb(3, (1, 3, 8, 8))  # mid-tones: scaled chroma stays in gamut
+    out = color.saturate_rgb(rgb, 1.2)
+    lab_in = skcolor.rgb2lab(rgb[0].permute(1, 2, 0).numpy())
+    lab_out = skcolor.rgb2lab(out[0].permute(1, 2, 0).numpy())
+    assert np.abs(lab_out[..., 0] - lab_in[..., 0]).max() < 1e-3
+    assert np.abs(lab_out[..., 1:] - 1.2 * lab_in[..., 1:]).max() < 1e-2
+    assert color.saturate_rgb(rgb, 1.0) is rgb
+    gray = color.saturate_rgb(rgb, 0.0)
+    assert (gray.max(dim=1).values - gray.min(dim=1).values).max() < 1e-4

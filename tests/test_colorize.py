@@ -317,6 +317,51 @@ def test_vividness_gives_more_chroma_and_only_bins_models_take_it(make_weights, 
         Colorizer(weights=make_weights("jkspnet-lab"), device="cpu", vividness=0.5)
 
 
+def _mean_chroma(rgb: np.ndarray) -> float:
+    return color.rgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None])[:, 1:].norm(dim=1).mean().item()
+
+
+@pytest.mark.parametrize("model", ["lite-unet-bins", "jkspnet-lab"])
+def test_saturation_scales_every_models_chroma_and_keeps_its_lightness(model, make_weights, rgb_image, tmp_path):
+    weights = _confident_lite_weights(tmp_path / "lite.safetensors") if model == "lite-unet-bins" else make_weights(model)
+    gray = color.rgb_to_gray(torch.from_numpy(rgb_image).permute(2, 0, 1)[None].float() / 255)[0, 0].numpy()
+    plain = Colorizer(weights=weights, device="cpu", size=64)
+    assert plain.saturation == 1.0  # no measured default in these weights' card
+    as_predicted = plain.colorize_gray([gray])[0]
+    stronger = Colorizer(weights=weights, device="cpu", size=64, saturation=1.5).colorize_gray([gray])[0]
+    assert _mean_chroma(stronger) > 1.3 * _mean_chroma(as_predicted) > 0
+    lum = [color.rgb_to_lab(torch.from_numpy(x).permute(2, 0, 1)[None])[:, 0] for x in (as_predicted, stronger)]
+    assert (lum[0] - lum[1]).abs().mean() < 0.5  # the gray's L is kept, up to gamut clipping
+    gray_out = plain.colorize_gray([gray], saturation=0.0)[0]  # a per-call override of the colorizer's 1
+    assert _mean_chroma(gray_out) < 0.5
+    assert np.allclose(plain(Image.fromarray((gray * 255).round().astype(np.uint8)), saturation=1.5),
+                       Colorizer(weights=weights, device="cpu", size=64, saturation=1.5)(
+                           Image.fromarray((gray * 255).round().astype(np.uint8))))
+    for bad in (-1.0, 3.01, float("nan")):
+        with pytest.raises(ValueError, match="saturation must be a number from 0"):
+            Colorizer(weights=weights, device="cpu", saturation=bad)
+        with pytest.raises(ValueError, match="saturation must be a number from 0"):
+            plain.colorize_gray([gray], saturation=bad)
+
+
+def test_cli_saturation_reaches_the_colorizer_and_is_refused_out_of_range(tmp_path, capsys):
+    Image.fromarray(synthetic_rgb(64, 96, seed=5)).convert("L").save(tmp_path / "g.png")
+    weights = _confident_lite_weights(tmp_path / "lite.safetensors")
+    chroma = {}
+    for s in ("1", "2"):
+        assert main(["colorize", str(tmp_path / "g.png"), "-o", str(tmp_path / s), "--weights", str(weights),
+                     "--size", "64", "--saturation", s, "--device", "cpu"]) == 0
+        chroma[s] = _mean_chroma(np.asarray(Image.open(tmp_path / s / "g.png"), dtype=np.float32) / 255)
+    assert chroma["2"] > 1.5 * chroma["1"]
+    capsys.readouterr()
+    for bad in ("3.5", "-0.1", "nan", "strong"):
+        with pytest.raises(SystemExit) as exc:
+            main(["colorize", str(tmp_path / "g.png"), "--weights", str(weights), "--saturation", bad])
+        assert exc.value.code == 2
+        assert f"argument --saturation: expected a number from 0 (gray) to 3, 1 being the predicted colour; got '{bad}'" \
+            in capsys.readouterr().err
+
+
 def test_cli_vividness_reaches_the_colorizer_and_is_refused_out_of_range_or_for_other_models(
         tmp_path, make_weights, capsys):
     Image.fromarray(synthetic_rgb(64, 96, seed=5)).convert("L").save(tmp_path / "g.png")

@@ -194,6 +194,24 @@ def test_vividness_reaches_both_protocols_and_is_recorded(photo_dir, make_weight
         evaluate(photo_dir, weights=make_weights("jkspnet-lab"), vividness=0.5)
 
 
+def test_saturation_reaches_both_protocols_and_is_recorded(photo_dir, make_weights, tmp_path):
+    jk = make_weights("jkspnet-lab")
+    for protocol in ("full", "design"):
+        plain, gray = (evaluate(photo_dir, weights=jk, size=32, protocol=protocol, limit=2, progress=False,
+                                saturation=s) for s in (1.0, 0.0))
+        assert (plain.saturation, gray.saturation) == (1.0, 0.0)
+        # saturation 0 leaves the grayscale input (up to 8-bit rounding): the baseline's error
+        assert gray.colorized.means.ciede2000 == pytest.approx(gray.baseline.means.ciede2000, abs=0.3), protocol
+        assert plain.colorized.means.ciede2000 != pytest.approx(gray.colorized.means.ciede2000, abs=1e-6), protocol
+    files = write_report(gray, tmp_path / "gray")
+    assert _strict_json(files.summary_json)["saturation"] == 0.0
+    assert "saturation 0" in files.summary_md.read_text()
+    comparison = compare(photo_dir, ["jkspnet-lab"], weights=[jk], size=32, limit=1, progress=False, saturation=1.4)
+    assert comparison.results[0].saturation == 1.4
+    with pytest.raises(ValueError, match="saturation must be a number from 0"):
+        evaluate(photo_dir, weights=jk, saturation=4.0)
+
+
 def test_compare_applies_vividness_to_the_models_that_take_it(photo_dir, make_weights):
     weights = [make_weights("lite-unet-bins"), make_weights("jkspnet-lab")]
     comparison = compare(photo_dir, ["lite-unet-bins", "jkspnet-lab"], weights=weights, size=32, limit=1,

@@ -66,6 +66,25 @@ def test_script_temperature_changes_the_colours(tmp_path, exported):
     assert chroma["0.2"] > chroma["1.0"] + 0.5
 
 
+def test_script_applies_the_cards_saturation_unless_told(tmp_path):
+    from colorizekit.checkpoint import export_weights
+    from colorizekit.export import export_onnx
+    from colorizekit.models import create_model
+
+    torch.manual_seed(0)
+    weights = tmp_path / "unet.safetensors"
+    export_weights(weights, "unet-rgb", create_model("unet-rgb").state_dict(), card={"default_saturation": 0.0})
+    onnx_file = export_onnx(tmp_path / "unet.onnx", weights=weights)
+    photo = _photo(tmp_path / "photo.png", colour=False)
+    chroma = {}
+    for name, extra in (("card", []), ("told", ["--saturation", "1"])):
+        subprocess.run([sys.executable, "-c", NO_TORCH, str(SCRIPT), str(onnx_file), str(photo),
+                        str(tmp_path / f"{name}.png"), "--size", "64", *extra], check=True,
+                       capture_output=True, timeout=300)
+        chroma[name] = _ab(tmp_path / f"{name}.png").norm(dim=0).mean()
+    assert chroma["card"] < 0.5 < chroma["told"]  # the card's 0 gives gray; --saturation 1 the model's colour
+
+
 @pytest.fixture(scope="module")
 def venv_without_torch(tmp_path_factory) -> Path:
     """The python of a new virtual environment with numpy, Pillow and onnxruntime only."""

@@ -3,11 +3,11 @@
 The card is the run's own (data, recipe, config, epochs, validation loss) plus what shipping adds:
 the training history summed over every session of the run (wall hours, the CPU it ran on, the stages
 of sizes and schedules), the evaluation results given as JSON files written by
-`benchmarks/vividness_sweep.py --json` or `colorizekit evaluate` (summary.json), and, for bins models,
-the default vividness chosen by measurement.
+`benchmarks/settings_sweep.py --json` or `colorizekit evaluate` (summary.json), and the defaults
+chosen by measurement: working size, saturation and, for bins models, vividness.
 
     python tools/ship_weights.py ~/colorizekit-runs/lite/model.safetensors --run ~/colorizekit-runs/lite \\
-        --default-vividness 0.5 --evaluation sweep.json --note "64 px, cosine over 30 min"
+        --default-vividness 0.5 --default-saturation 1.2 --evaluation sweep.json --note "64 px, cosine over 30 min"
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--run", type=Path, action="append", default=[], help="run folder(s) the weights come from")
     p.add_argument("--default-vividness", type=float, help="bins models: the vividness chosen by measurement")
     p.add_argument("--default-size", type=int, help="the working size chosen by measurement")
+    p.add_argument("--default-saturation", type=float, help="the saturation chosen by measurement")
     p.add_argument("--evaluation", type=Path, action="append", default=[], help="evaluation JSON files")
     p.add_argument("--cpu-hours", type=float, help="total CPU wall hours (default: summed from the runs' histories)")
     p.add_argument("--note", action="append", default=[], help="a line on the recipe (repeatable)")
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         card["default_vividness"] = args.default_vividness
     if args.default_size is not None:
         card["default_size"] = args.default_size
+    if args.default_saturation is not None:
+        card["default_saturation"] = args.default_saturation
     out = WEIGHTS_DIR / f"{loaded.model_name}.safetensors"
     export_weights(out, loaded.model_name, loaded.state_dict, card=card, model_config=loaded.model_config)
     print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB)")

@@ -29,6 +29,7 @@ from colorizekit.checkpoint import (
     WeightsError,
     build_model,
     check_file,
+    default_saturation,
     default_size,
     default_vividness,
     is_onnx_file,
@@ -54,6 +55,7 @@ class TorchBackend:
         self.weights_path: Path = weights.path  # the file the weights came from
         self.metadata = weights.metadata  # the model card or checkpoint fields
         self.default_vividness = default_vividness(weights)
+        self.default_saturation = default_saturation(weights)
         self.default_size = default_size(weights)
         self.mode = get_model_info(self.model_name).mode
         self.device = resolve_device(device)
@@ -84,6 +86,7 @@ class OnnxBackend:
         self.model_name: str = self.metadata["model"]
         described = LoadedWeights(self.onnx_path, self.model_name, self.metadata["model_config"], {}, self.metadata)
         self.default_vividness = default_vividness(described)
+        self.default_saturation = default_saturation(described)
         self.default_size = default_size(described)
         inputs = [i.name for i in self.session.get_inputs()]
         self.option_names = [n for n in inputs if n != INPUT_NAME]

@@ -29,7 +29,8 @@ import torch
 from torch import nn
 
 from colorizekit.atomic import atomic_path
-from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE, DEFAULT_VIVIDNESS
+from colorizekit.color import check_saturation
+from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SATURATION, DEFAULT_SIZE, DEFAULT_VIVIDNESS
 from colorizekit.models import create_model, get_model_info, list_models
 
 CHECKPOINT_FORMAT = "colorizekit-checkpoint"
@@ -245,6 +246,21 @@ def default_vividness(weights: LoadedWeights | str | os.PathLike) -> float | Non
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
         raise WeightsError(f"{path}: the model card's default_vividness {value!r} is not a number from 0 to 1")
     return float(value)
+
+
+def default_saturation(weights: LoadedWeights | str | os.PathLike) -> float:
+    """The saturation (factor on the predicted chroma) a model colorizes at when none is chosen: its
+    weights' model card's measured `default_saturation`, else `defaults.DEFAULT_SATURATION`. Takes
+    loaded weights or a file (of which only a safetensors header is read). WeightsError naming the file
+    when the card's value is not a saturation (`color.check_saturation`)."""
+    path, _, metadata = _described(weights)
+    value = metadata.get("card", {}).get("default_saturation")
+    if value is None:
+        return DEFAULT_SATURATION
+    try:
+        return check_saturation(value)
+    except ValueError as e:
+        raise WeightsError(f"{path}: the model card's default_saturation: {e}") from None
 
 
 def default_size(weights: LoadedWeights | str | os.PathLike) -> int:

@@ -11,13 +11,16 @@ import sys
 from collections.abc import Sequence
 
 from colorizekit import __version__
-from colorizekit.defaults import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_SIZE, DEFAULT_VIVIDNESS, PRECISIONS
+from colorizekit.defaults import (BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_SATURATION, DEFAULT_SIZE,
+                                 DEFAULT_VIVIDNESS, MAX_SATURATION, PRECISIONS)
 
 _SIZE_DEFAULT = f"the weights' measured working size, else {DEFAULT_SIZE}"
 _MODEL_HELP = f"model name (default: the weights file's model, else {DEFAULT_MODEL})"
 _VIVIDNESS_HELP = ("colour strength from 0 (muted: the predicted colours' mean) to 1 (vivid: close to the most likely "
                    "colour); only models with a bins head (colour mode ab-bins) take it (default: the weights' "
                    f"measured default, else {DEFAULT_VIVIDNESS:g})")
+_SATURATION_HELP = ("factor on the predicted colours' chroma, any model: 0 gray, 1 as predicted, up to "
+                    f"{MAX_SATURATION:g} (default: the weights' measured default, else {DEFAULT_SATURATION:g})")
 _BACKEND_HELP = ("what runs the model: torch (PyTorch), or onnx (onnxruntime on the CPU, fp32; pip install "
                  "'colorizekit[onnx]'; weights that are not .onnx are exported on first use into a cache) "
                  f"(default: {DEFAULT_BACKEND})")
@@ -33,6 +36,17 @@ def _parse_vividness(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number from 0 (muted) to 1 (vivid), got {text!r}") from None
     return value
+
+
+def _parse_saturation(text: str) -> float:
+    """--saturation S: a number from 0 to MAX_SATURATION (color.check_saturation decides)."""
+    from colorizekit.color import check_saturation
+
+    try:
+        return check_saturation(float(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 (gray) to {MAX_SATURATION:g}, 1 being the "
+                                         f"predicted colour; got {text!r}") from None
 
 
 def _add_device_options(p: argparse.ArgumentParser, batch_help: str = "photos colorized together") -> None:
@@ -88,6 +102,7 @@ def _add_colorize(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace outputs that exist already")
     p.add_argument("--side-by-side", action="store_true", help="also write <name>_side_by_side: grayscale | colour")
     p.add_argument("--vividness", type=_parse_vividness, metavar="V", help=_VIVIDNESS_HELP)
+    p.add_argument("--saturation", type=_parse_saturation, metavar="S", help=_SATURATION_HELP)
     _add_device_options(p, "photos predicted together")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="network precision; auto = bf16 where the GPU/CPU runs it natively, else fp32")
@@ -105,7 +120,7 @@ def _run_colorize(args: argparse.Namespace) -> int:
         raise ValueError(f"--quality must be between 1 and 100, got {args.quality}")
     colorizer = Colorizer(model=args.model, weights=args.weights, device=args.device, size=args.size,
                           batch_size=args.batch_size, precision=args.precision, vividness=args.vividness,
-                          backend=args.backend)
+                          saturation=args.saturation, backend=args.backend)
     with warnings.catch_warnings():  # notes get a line of their own, above the progress bar
         warnings.showwarning = lambda message, *a, **k: tqdm.write(f"note: {message}", file=sys.stderr)
         report = colorize_files(colorizer, args.inputs, args.out, format=args.format, quality=args.quality,
@@ -242,6 +257,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, help="evaluate only the first N photos")
     p.add_argument("--grid-count", type=int, default=3, help="worst and best photos shown in worst_best.png (default: 3)")
     p.add_argument("--vividness", type=_parse_vividness, metavar="V", help=_VIVIDNESS_HELP)
+    p.add_argument("--saturation", type=_parse_saturation, metavar="S", help=_SATURATION_HELP)
     p.set_defaults(func=_run_evaluate)
 
 
@@ -250,7 +266,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from colorizekit.evaluation_report import failed_lines, write_report
 
     result = evaluate(args.source, args.model, weights=args.weights, size=args.size, protocol=args.protocol,
-                      batch_size=args.batch_size, device=args.device, limit=args.limit, vividness=args.vividness)
+                      batch_size=args.batch_size, device=args.device, limit=args.limit, vividness=args.vividness,
+                      saturation=args.saturation)
     for line in failed_lines(result):
         print(line, file=sys.stderr)
     if not result.images:
@@ -280,6 +297,9 @@ def _add_compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vividness", type=_parse_vividness, metavar="V",
                    help="colour strength from 0 (muted) to 1 (vivid) for the models with a bins head; ignored for "
                         f"the others (default: each model's measured default, else {DEFAULT_VIVIDNESS:g})")
+    p.add_argument("--saturation", type=_parse_saturation, metavar="S",
+                   help=f"factor on the predicted chroma for every model: 0 gray, 1 as predicted, up to "
+                        f"{MAX_SATURATION:g} (default: each model's measured default, else {DEFAULT_SATURATION:g})")
     _add_device_options(p)
     p.set_defaults(func=_run_compare)
 
@@ -292,7 +312,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     comparison = compare(args.source, models, weights=args.weights, size=args.size, protocol=args.protocol,
                          batch_size=args.batch_size, device=args.device, limit=args.limit,
-                         vividness=args.vividness)
+                         vividness=args.vividness, saturation=args.saturation)
     for line in failed_lines(comparison.results[0]):
         print(line, file=sys.stderr)
     if not comparison.results[0].images:
@@ -301,8 +321,8 @@ def _run_compare(args: argparse.Namespace) -> int:
         comparison_grid(comparison, cell_height=args.cell_height).save(tmp)
     print(comparison.table())
     for result in comparison.results:
-        if result.vividness is not None:
-            print(f"{result.model}: vividness {result.vividness:g}")
+        vividness = "" if result.vividness is None else f"vividness {result.vividness:g}, "
+        print(f"{result.model}: {vividness}saturation {result.saturation:g}")
     print(f"{len(comparison.results[0].images)} photo(s), {len(models)} model(s) -> {args.out}")
     return 0
 

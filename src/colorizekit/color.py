@@ -5,12 +5,15 @@ the ones scikit-image uses (`skimage.color.rgb2lab`), so results agree with it t
 units. Ranges: sRGB in [0, 1]; L in [0, 100]; a and b roughly in [-128, 128].
 
 This module also owns the design's normalisation of model inputs and targets:
-L -> (L - 50) / 100 and ab -> ab / 110 (after richzhang/colorization).
+L -> (L - 50) / 100 and ab -> ab / 110 (after richzhang/colorization), and the saturation people
+apply to predicted chroma.
 """
 
 from __future__ import annotations
 
 import torch
+
+from colorizekit.defaults import MAX_SATURATION
 
 # sRGB transfer function (IEC 61966-2-1)
 SRGB_LINEAR_THRESHOLD = 0.04045  # encoded value where the curve turns linear
@@ -145,3 +148,27 @@ def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
 def denormalize_ab(x: torch.Tensor) -> torch.Tensor:
     """Inverse of `normalize_ab`."""
     return x * AB_NORM
+
+
+def check_saturation(value: object) -> float:
+    """A saturation: a finite number from 0 (gray) through 1 (the colour as predicted) to
+    `defaults.MAX_SATURATION`. ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= MAX_SATURATION:
+        raise ValueError(f"saturation must be a number from 0 (gray) to {MAX_SATURATION:g}, 1 being the predicted "
+                         f"colour; got {value!r}")
+    return float(value)
+
+
+def saturate(ab: torch.Tensor, saturation: float) -> torch.Tensor:
+    """Scale CIE ab (chroma) by `saturation`, keeping hue: 0 gives gray, 1 leaves ab as it is, above 1
+    gives stronger colour (what falls outside sRGB is clipped when converted)."""
+    saturation = check_saturation(saturation)
+    return ab if saturation == 1.0 else ab * saturation
+
+
+def saturate_rgb(rgb: torch.Tensor, saturation: float) -> torch.Tensor:
+    """`saturate` on sRGB (*, 3, H, W) in [0, 1]: its CIE ab scaled, its L kept (up to gamut clipping)."""
+    if check_saturation(saturation) == 1.0:
+        return rgb
+    lab = rgb_to_lab(rgb)
+    return lab_to_rgb(torch.cat([lab[..., :1, :, :], saturate(lab[..., 1:, :, :], saturation)], dim=-3))

@@ -60,7 +60,7 @@ class Colorizer:
     """Colorize grayscale photos with a trained model.
 
     `Colorizer(model=None, weights=None, device=None, size=None, batch_size=4, precision="auto",
-    vividness=None, backend="torch")`:
+    vividness=None, saturation=None, backend="torch")`:
     - model: registry name; None means the model the weights file is for, or `DEFAULT_MODEL`;
     - weights: a `model.safetensors` exported by `colorizekit train` or a training checkpoint (or, for the
       onnx backend, a `.onnx` file from `colorizekit export`); None means the weights that ship with
@@ -75,6 +75,9 @@ class Colorizer:
     - vividness: for models with a bins head, from 0 (muted: the predicted distribution's mean) to 1
       (vivid: close to its most likely colour); None: the weights' measured default, else
       `defaults.DEFAULT_VIVIDNESS`. Other models refuse a vividness (ValueError);
+    - saturation: for every model, a factor on the predicted chroma (CIE ab), keeping hue: 0 gives gray,
+      1 the colour as predicted, up to `defaults.MAX_SATURATION`; None: the weights' measured default
+      (their model card's `default_saturation`), else 1;
     - backend: "torch" (PyTorch) or "onnx" (onnxruntime on the CPU, in fp32; needs `colorizekit[onnx]`;
       weights that are not `.onnx` are exported on first use into a cache). See `colorizekit.backends`.
 
@@ -83,7 +86,8 @@ class Colorizer:
 
     def __init__(self, model: str | None = None, weights: str | os.PathLike | None = None,
                  device: str | torch.device | None = None, size: int | None = None, batch_size: int = 4,
-                 precision: str = "auto", vividness: float | None = None, backend: str = DEFAULT_BACKEND) -> None:
+                 precision: str = "auto", vividness: float | None = None, saturation: float | None = None,
+                 backend: str = DEFAULT_BACKEND) -> None:
         self.backend = load_backend(backend, model, weights, device, precision)
         self.model_name: str = self.backend.model_name
         self.info = get_model_info(self.model_name)
@@ -94,6 +98,9 @@ class Colorizer:
             vividness = self.backend.default_vividness
         self.vividness: float | None = vividness  # the vividness used (bins models); None for other models
         self.decode_options = self.mode.decode_options(vividness)  # e.g. the bins' temperature
+        if saturation is None:
+            saturation = self.backend.default_saturation
+        self.saturation: float = color.check_saturation(saturation)  # the factor on the predicted chroma
         self.device = self.backend.device
         self.model = self.backend.model  # the PyTorch module (torch backend), else None
         self.dtype, self.precision_reason = self.backend.dtype, self.backend.precision_reason
@@ -120,14 +127,16 @@ class Colorizer:
         options = self.decode_options if vividness is None else self.mode.decode_options(vividness)
         return self.backend.predict(self.mode.input_from_gray(gray.to(self.device, torch.float32)), options)
 
-    def colorize_gray(self, grays: Sequence[np.ndarray], vividness: float | None = None) -> list[np.ndarray]:
+    def colorize_gray(self, grays: Sequence[np.ndarray], vividness: float | None = None,
+                      saturation: float | None = None) -> list[np.ndarray]:
         """Colorize grayscale photos.
 
         Each input is (H, W) float in [0, 1], read as the sRGB gray (g, g, g); each output is
         (H, W, 3) float32 sRGB in [0, 1] of the same size whose CIE L equals the input's.
         Photos sharing a working size are predicted in batches of `batch_size`. `vividness`
-        overrides the colorizer's for this call (bins models; others refuse it).
+        (bins models; others refuse it) and `saturation` override the colorizer's for this call.
         """
+        saturation = self.saturation if saturation is None else color.check_saturation(saturation)
         arrays = [self._check_gray(g, i) for i, g in enumerate(grays)]
         shapes = [working_shape(*a.shape, self.size, self.info.size_multiple) for a in arrays]
         results: list[np.ndarray | None] = [None] * len(arrays)
@@ -138,25 +147,27 @@ class Colorizer:
             for start in range(0, len(members), self.batch_size):
                 chunk = members[start:start + self.batch_size]
                 small = torch.cat([_resize(torch.from_numpy(arrays[i])[None, None], shape) for i in chunk])
-                ab = self.predict_ab(small, vividness).cpu()
+                ab = color.saturate(self.predict_ab(small, vividness).cpu(), saturation)
                 for j, i in enumerate(chunk):
                     results[i] = join_luminance(arrays[i], ab[j])
         return results  # type: ignore[return-value]
 
-    def colorize_loaded(self, images: Sequence[LoadedImage], vividness: float | None = None) -> list[np.ndarray]:
+    def colorize_loaded(self, images: Sequence[LoadedImage], vividness: float | None = None,
+                        saturation: float | None = None) -> list[np.ndarray]:
         """`colorize_gray` on loaded images (their luminance); tells the user once when a photo had colour."""
         if any(im.is_color for im in images) and not self._told_about_colour:
             self._told_about_colour = True
             first = next(im.name for im in images if im.is_color)
             warnings.warn(f"{first}: a colour photo; only its luminance is used (reported once)", UserWarning,
                           stacklevel=_outside_stacklevel())
-        return self.colorize_gray([im.gray for im in images], vividness)
+        return self.colorize_gray([im.gray for im in images], vividness, saturation)
 
-    def __call__(self, image: ImageInput, vividness: float | None = None) -> Image.Image:
+    def __call__(self, image: ImageInput, vividness: float | None = None,
+                 saturation: float | None = None) -> Image.Image:
         """Colorize one photo (PIL image, numpy array, path or encoded bytes) -> 8-bit RGB PIL image, same
-        size; `vividness` overrides the colorizer's for this call."""
+        size; `vividness` and `saturation` override the colorizer's for this call."""
         loaded = load_image(image)
-        rgb = self.colorize_loaded([loaded], vividness)[0]
+        rgb = self.colorize_loaded([loaded], vividness, saturation)[0]
         return Image.fromarray(to_uint8(rgb), mode="RGB")
 
     @staticmethod

@@ -1,5 +1,5 @@
-"""Defaults and policies shared by every entry point: the model, the working size, the backend, the
-device and the precision. Training, colorizing, evaluation, the CLI and the web app all ask this
+"""Defaults and policies shared by every entry point: the model, the working size, the vividness and
+saturation, the backend, the device and the precision. Training, colorizing, evaluation, the CLI and the web app all ask this
 module, so each decision is made in one place.
 """
 
@@ -14,6 +14,8 @@ import torch
 DEFAULT_MODEL = "lite-unet-bins"  # the model used when none is named: the only one with shipped weights so far
 DEFAULT_SIZE = 256  # working size when colorizing: short side, in pixels, at which colour is predicted
 DEFAULT_VIVIDNESS = 0.5  # bins-head models: vividness when none is chosen (0 muted ... 1 vivid)
+DEFAULT_SATURATION = 1.0  # every model: factor on the predicted chroma when none is chosen (1: as predicted)
+MAX_SATURATION = 3.0  # the largest saturation accepted
 PRECISIONS = ("auto", "bf16", "fp32")  # "auto": see resolve_precision
 BACKENDS = ("torch", "onnx")  # what runs a model when colorizing: PyTorch or onnxruntime (colorizekit.backends)
 DEFAULT_BACKEND = "torch"  # the backend used when none is named

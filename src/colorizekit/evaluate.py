@@ -11,7 +11,8 @@ Protocols:
   the working size, upsampled, joined with the full-resolution L).
 - `design`: the design's test: the original squashed to 128 x 128 (PIL bicubic, 8-bit), model input
   `mode.input_from_rgb(rgb128)`, output `mode.output_to_rgb(model(x), x)` (a bins head decoded at the
-  colorizer's vividness), compared with the 128 x 128 original. (For an `rgb` model the input is then
+  colorizer's vividness; its chroma then scaled by the colorizer's saturation), compared with the
+  128 x 128 original. (For an `rgb` model the input is then
   luma gray and the output's L is the model's own, so luminance errors count too.)
 
 Every result has three rows per photo: `baseline` (the grayscale input itself, chroma zero),
@@ -127,6 +128,7 @@ class EvaluationResult:
     colorize_seconds: float  # time spent colorizing (including loading photos)
     metric_seconds: float  # time spent computing metrics
     vividness: float | None = None  # the bins head's vividness used; None for a model without one
+    saturation: float = 1.0  # the factor on the predicted chroma used
 
     def table(self) -> str:
         """Markdown table: metric | baseline | model | original (set means)."""
@@ -144,6 +146,7 @@ class EvaluationResult:
             "size": self.size,
             "device": self.device,
             "vividness": self.vividness,
+            "saturation": self.saturation,
             "images": len(self.images),
             **{row: _json_values(getattr(self, row).means) for row in ROWS},
             "psnr_infinite": {row: getattr(self, row).psnr_infinite for row in ("baseline", "colorized")},
@@ -166,11 +169,11 @@ def _json_values(values: MetricValues) -> dict[str, float | None]:
 # -- the work -----------------------------------------------------------------------------------------
 
 def _make_colorizer(model: str | None, weights, device, size: int | None, batch_size: int,
-                    vividness: float | None = None):
+                    vividness: float | None = None, saturation: float | None = None):
     from colorizekit.colorize import Colorizer
 
     return Colorizer(model=model, weights=weights, device=device, size=size, batch_size=batch_size,
-                     vividness=vividness)
+                     vividness=vividness, saturation=saturation)
 
 
 def _find(source: str | os.PathLike | Sequence[str | os.PathLike],
@@ -220,7 +223,9 @@ def _design_colorize(colorizer, originals: list[torch.Tensor]) -> list[torch.Ten
     for start in range(0, len(originals), colorizer.batch_size):
         rgb = torch.cat(originals[start:start + colorizer.batch_size]).to(colorizer.device, torch.float32)
         x = mode.input_from_rgb(rgb)
-        out += list(mode.output_to_rgb(colorizer.model(x), x, **colorizer.decode_options).double().cpu().split(1))
+        rgb = color.saturate_rgb(mode.output_to_rgb(colorizer.model(x), x, **colorizer.decode_options),
+                                 colorizer.saturation)
+        out += list(rgb.double().cpu().split(1))
     return out
 
 
@@ -336,13 +341,13 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
              weights: str | os.PathLike | None = None, size: int | None = None, protocol: str = "full",
              batch_size: int = 4, device: str | torch.device | None = None, limit: int | None = None,
              progress: bool | None = None, preview_height: int | None = PREVIEW_HEIGHT,
-             colorizer=None, vividness: float | None = None) -> EvaluationResult:
+             colorizer=None, vividness: float | None = None, saturation: float | None = None) -> EvaluationResult:
     """Colorize the grayscale version of each colour photo in `source` and compare it with the photo.
 
     source: a folder (searched recursively), a file, a glob, or a list of them.
-    model, weights, size, batch_size, device, vividness: as for `colorizekit.colorize.Colorizer` (or pass
-        a ready `colorizer`, which then wins); weights=None uses the shipped weights; a vividness is
-        refused for a model without a bins head. The result records the vividness used.
+    model, weights, size, batch_size, device, vividness, saturation: as for `colorizekit.colorize.Colorizer`
+        (or pass a ready `colorizer`, which then wins); weights=None uses the shipped weights; a vividness
+        is refused for a model without a bins head. The result records the vividness and saturation used.
     protocol: "full" (each photo at its own resolution) or "design" (128 x 128, as the design's test).
     limit: evaluate only the first `limit` photos (in sorted order).
     preview_height: keep thumbnails this high for report grids (None: keep none).
@@ -355,7 +360,7 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
     if colorizer is None:
-        colorizer = _make_colorizer(model, weights, device, size, batch_size, vividness)
+        colorizer = _make_colorizer(model, weights, device, size, batch_size, vividness, saturation)
     found, failed = _find(source, limit)
     if not found and not failed:
         raise ValueError(f"{source}: no images found")
@@ -397,6 +402,7 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
         colorize_seconds=colorize_s,
         metric_seconds=metric_s,
         vividness=colorizer.vividness,
+        saturation=colorizer.saturation,
     )
 
 
@@ -422,13 +428,14 @@ def compare(source: str | os.PathLike | Sequence[str | os.PathLike], models: Seq
             size: int | None = None, protocol: str = "full", batch_size: int = 4,
             device: str | torch.device | None = None, limit: int | None = None,
             progress: bool | None = None, preview_height: int | None = PREVIEW_HEIGHT,
-            vividness: float | None = None) -> Comparison:
+            vividness: float | None = None, saturation: float | None = None) -> Comparison:
     """`evaluate` each model on the same photos.
 
     weights: {model: file}, or a list of files (their model read from each) or "NAME=FILE" items, as
         `checkpoint.weights_by_model` reads them; a model without one uses its shipped weights.
     vividness: applies to the models with a bins head and is ignored for the others (None: each
         model's default).
+    saturation: applies to every model (None: each model's default).
     Raises ValueError for an empty or repeated model list, or weights for a model not compared."""
     if not models:
         raise ValueError("compare needs at least one model")
@@ -441,7 +448,7 @@ def compare(source: str | os.PathLike | Sequence[str | os.PathLike], models: Seq
     if unknown:
         raise ValueError(f"weights given for {sorted(unknown)}, which are not among the models {list(models)}")
     colorizers = [_make_colorizer(m, weights.get(m), device, size, batch_size,
-                                  vividness if get_model_info(m).mode.supports_vividness else None)
+                                  vividness if get_model_info(m).mode.supports_vividness else None, saturation)
                   for m in models]  # fail early
     return Comparison(tuple(
         evaluate(source, protocol=protocol, limit=limit, progress=progress, preview_height=preview_height,

@@ -63,13 +63,18 @@ def per_image_csv(results: Sequence[ImageResult], model_column: str | None = Non
 
 
 def model_title(result: EvaluationResult) -> str:
-    """The model's name, with the vividness it was decoded at when it has a bins head."""
-    return result.model if result.vividness is None else f"{result.model} (vividness {result.vividness:g})"
+    """The model's name, with the vividness it was decoded at when it has a bins head and the saturation
+    when it is not 1."""
+    settings = [] if result.vividness is None else [f"vividness {result.vividness:g}"]
+    if result.saturation != 1.0:
+        settings.append(f"saturation {result.saturation:g}")
+    return result.model + (f" ({', '.join(settings)})" if settings else "")
 
 
 def summary_markdown(result: EvaluationResult) -> str:
     """summary.md: what was run, the metric table (metric | baseline | model | original) and notes."""
     vividness = "" if result.vividness is None else f", vividness {result.vividness:g}"
+    vividness += f", saturation {result.saturation:g}"
     lines = [
         f"# Evaluation of `{result.model}`",
         "",

@@ -177,7 +177,7 @@ def test_models_lists_every_model_with_weights_and_default(client):
     assert models["jkspnet-lab"] | {"description": None} == {
         "name": "jkspnet-lab", "color_mode": "lab", "description": None, "weights": True,
         "weights_source": "file", "reason": None, "vividness_control": False, "default_vividness": None,
-        "default_size": 256, "default": True}
+        "default_saturation": 1.0, "default_size": 256, "default": True}
     assert models["jkspnet-lab"]["description"]
     assert models["unet-rgb"]["color_mode"] == "rgb"
     assert models["unet-rgb"]["weights"] is False and "--weights" in models["unet-rgb"]["reason"]
@@ -193,6 +193,9 @@ def test_page_and_static_files_are_served_from_the_server_only(client):
     vividness = re.search(r'<div id="vividness-field" class="field" hidden>.*?</div>\s*</div>', html, re.S).group(0)
     assert '<label for="vividness">Vividness</label>' in vividness and ">muted<" in vividness and ">vivid<" in vividness
     assert re.search(r'<input id="vividness" [^>]*type="range" min="0" max="1" step="0.05"', vividness)
+    saturation = re.search(r'<div id="saturation-field" class="field">.*?</div>\s*</div>', html, re.S).group(0)
+    assert '<label for="saturation">Saturation</label>' in saturation and ">gray<" in saturation
+    assert re.search(r'<input id="saturation" [^>]*type="range" min="0" max="2" step="0.05"', saturation)
     assert "default-src 'self'" in page.headers["content-security-policy"]
     for name, kind in [("app.css", "text/css"), ("app.js", "javascript")]:
         r = client.get(f"/static/{name}")
@@ -207,7 +210,9 @@ def test_openapi_documents_the_upload(client):
     spec = client.get("/openapi.json").json()
     op = spec["paths"]["/api/colorize"]["post"]
     fields = op["requestBody"]["content"]["multipart/form-data"]["schema"]["properties"]
-    assert {"file", "model", "size", "vividness"} <= set(fields)
+    assert {"file", "model", "size", "vividness", "saturation"} <= set(fields)
+    assert (fields["saturation"]["minimum"], fields["saturation"]["maximum"]) == (0, 3)
+    assert "saturation" in op["responses"]["422"]["description"]
     assert (fields["vividness"]["minimum"], fields["vividness"]["maximum"]) == (0, 1)
     assert "bins head" in fields["vividness"]["description"] and "vividness" in op["responses"]["422"]["description"]
     assert {"200", "413", "415", "503"} <= set(op["responses"])
@@ -500,6 +505,50 @@ def test_real_colorizer_takes_the_vividness_per_call(bins_weights_file):
         assert muted.headers["x-colorizekit-vividness"] == "0" and vivid.headers["x-colorizekit-vividness"] == "1"
         assert not np.array_equal(np.asarray(Image.open(io.BytesIO(muted.content))),
                                   np.asarray(Image.open(io.BytesIO(vivid.content))))
+
+# -- saturation ---------------------------------------------------------------------------------------
+
+def test_saturation_default_is_the_cards_and_reaches_the_colorizer_only_when_chosen(weights_file, tmp_path):
+    from colorizekit.checkpoint import export_weights
+    from colorizekit.models import create_model
+
+    measured = tmp_path / "measured.safetensors"
+    export_weights(measured, "lite-unet-bins", create_model("lite-unet-bins").state_dict(),
+                   card={"default_saturation": 1.3})
+    factory = FakeFactory()
+    with _client((weights_file, measured), factory, preload=False) as c:
+        models = {m["name"]: m for m in c.get("/api/models").json()["models"]}
+        assert (models["lite-unet-bins"]["default_saturation"], models["jkspnet-lab"]["default_saturation"]) == (1.3, 1.0)
+        data = _encode(_gray(), "PNG")
+        default, chosen, jk = (_post(c, data, **f) for f in ({"model": "lite-unet-bins"},
+                                                             {"model": "lite-unet-bins", "saturation": "0.5"},
+                                                             {"saturation": "2"}))
+    assert [r.status_code for r in (default, chosen, jk)] == [200, 200, 200]
+    assert [r.headers["x-colorizekit-saturation"] for r in (default, chosen, jk)] == ["1.3", "0.5", "2"]
+    assert factory.options == [{}, {"saturation": 0.5}, {"saturation": 2.0}]
+
+
+@pytest.mark.parametrize("value", ["3.5", "-0.1", "nan", "strong"])
+def test_bad_saturation_is_422_with_one_line(weights_file, value):
+    with _client(weights_file, preload=False) as c:
+        _assert_one_line_error(_post(c, _encode(_gray(), "PNG"), saturation=value), 422,
+                               "saturation must be a number from 0 (gray) to 3", repr(value))
+        _assert_still_serving(c)
+
+
+def test_real_colorizer_takes_the_saturation_per_call(bins_weights_file):
+    """The default factory's Colorizer: saturation 0 gives a gray photo, 2 a stronger one than 1."""
+    with TestClient(create_app(ServeSettings(model="lite-unet-bins", weights=(bins_weights_file,), size=64,
+                                             device="cpu"))) as c:
+        data = _encode(_gray(64, 96), "PNG")
+        spread = {}
+        for s in ("0", "1", "2"):
+            r = _post(c, data, saturation=s)
+            assert r.status_code == 200, r.text
+            rgb = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"), dtype=np.int16)
+            spread[s] = float((rgb.max(axis=-1) - rgb.min(axis=-1)).mean())
+    assert spread["0"] < 0.6 and spread["2"] > spread["1"] > spread["0"]
+
 
 # -- the queue ----------------------------------------------------------------------------------------
 

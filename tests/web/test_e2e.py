@@ -2,8 +2,10 @@
 
 Uploads a synthetic grayscale photo, waits for the result, and checks what a person would: the
 result at the input's full pixel size, the before/after slider (keyboard too), the download link,
-the vividness slider (only for a model with a bins head; a new vividness colorizes again), a clear
-message for a file that is not an image, and a phone-sized layout without sideways scrolling. Saves screenshots in tmp_path, and also at $COLORIZEKIT_SCREENSHOT when set.
+the vividness slider (only for a model with a bins head; a new vividness colorizes again), the
+saturation slider (every model), a clear message for a file that is not an image, and a phone-sized
+layout without sideways scrolling. Saves screenshots in tmp_path, and also at $COLORIZEKIT_SCREENSHOT
+when set.
 
 Needs `apt-get install chromium chromium-driver` and `pip install selenium`; skipped otherwise.
 Random weights (plumbing only): the colours mean nothing.
@@ -200,6 +202,14 @@ def test_colorize_a_photo_in_the_browser(server, browser, tmp_path):
     assert "model lite-unet-bins" in browser.find_element(By.ID, "result-meta").text
     Select(browser.find_element(By.ID, "model")).select_by_value("jkspnet-lab")
     assert not field.is_displayed()
+
+    # Saturation: a slider for every model, at the weights' default (1 here); a new value colorizes again.
+    saturation = browser.find_element(By.ID, "saturation")
+    assert browser.find_element(By.ID, "saturation-field").is_displayed()
+    assert saturation.get_attribute("value") == "1"
+    saturation.send_keys(Keys.ARROW_RIGHT)
+    assert browser.find_element(By.ID, "saturation-value").text == "1.05"
+    wait.until(lambda d: "saturation 1.05" in d.find_element(By.ID, "result-meta").text)
 
     # A file that is not an image: the server's one-line reason on the page, and the page still works.
     text = tmp_path / "notes.txt"

@@ -3,9 +3,11 @@
 Endpoints:
 - `GET /` the page (`static/index.html`, `app.css`, `app.js`; nothing is loaded from elsewhere);
 - `GET /api/models` the models: colour mode, description, whether weights are present, whether
-  decoding has a vividness control and the weights' default vividness, the default model;
-- `POST /api/colorize` multipart `file` (optional fields `model`, `size`, and `vividness` from 0 muted
-  to 1 vivid for models with a bins head) -> the colour photo, same width and height, in the input's
+  decoding has a vividness control and the weights' default vividness, their default saturation and
+  working size, the default model;
+- `POST /api/colorize` multipart `file` (optional fields `model`, `size`, `saturation` from 0 gray
+  through 1 as predicted to MAX_SATURATION, and `vividness` from 0 muted to 1 vivid for models with a
+  bins head) -> the colour photo, same width and height, in the input's
   format (JPEG, PNG, WebP and TIFF are kept; GIF, BMP and other formats come back as PNG), EXIF and
   ICC profile carried over;
 - `GET /healthz` liveness and queue depth. OpenAPI docs are at `/docs`.
@@ -17,7 +19,8 @@ Errors are JSON `{"detail": "<one line>"}`. Status codes of `POST /api/colorize`
   413 rather than 422 because, as for a large file, the remedy is a smaller image);
 - 415: not an image Pillow can identify, or a body that is not multipart/form-data;
 - 422: an image that cannot be decoded (truncated, corrupt), an unknown model, a bad `size`, a
-  `vividness` that is not a number from 0 to 1 or is given for a model without a bins head;
+  `saturation` out of range, a `vividness` that is not a number from 0 to 1 or is given for a model
+  without a bins head;
 - 503: the queue is full (with Retry-After), or the model has no weights (no Retry-After: start the
   server with `--weights`).
 
@@ -42,6 +45,8 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from colorizekit import __version__
+from colorizekit.color import check_saturation
+from colorizekit.defaults import MAX_SATURATION
 from colorizekit.models import get_model_info
 from colorizekit.web.service import ColorizerFactory, ColorizeService, default_colorizer_factory, probe_image
 from colorizekit.web.settings import ModelEntry, ServeSettings, find_models
@@ -103,6 +108,9 @@ _UPLOAD_SCHEMA = {
                               "description": "models with a bins head only (see GET /api/models): 0 muted (the "
                                              "predicted colours' mean) ... 1 vivid (close to the most likely colour); "
                                              "default: the weights' measured default"},
+                "saturation": {"type": "number", "minimum": 0, "maximum": MAX_SATURATION,
+                               "description": "factor on the predicted colours' chroma, any model: 0 gray, 1 as "
+                                              "predicted; default: the weights' measured default"},
             },
         }}},
     },
@@ -112,8 +120,8 @@ _UPLOAD_SCHEMA = {
         "400": {"description": "empty upload, no file field, malformed form"},
         "413": {"description": "file over the upload limit, or image over the pixel limit"},
         "415": {"description": "not an image"},
-        "422": {"description": "undecodable (truncated, corrupt) image; unknown model; bad size; vividness out "
-                               "of [0, 1] or for a model without a bins head"},
+        "422": {"description": "undecodable (truncated, corrupt) image; unknown model; bad size; saturation out "
+                               "of range; vividness out of [0, 1] or for a model without a bins head"},
         "503": {"description": "queue full (Retry-After), or model without weights"},
     },
 }
@@ -191,7 +199,7 @@ def _add_api_routes(app: FastAPI, settings: ServeSettings, models: dict[str, Mod
                 {"name": m.name, "color_mode": m.color_mode, "description": m.description,
                  "weights": m.available, "weights_source": m.source, "reason": m.reason,
                  "vividness_control": m.vividness_control, "default_vividness": m.default_vividness,
-                 "default_size": settings.size_for(m),
+                 "default_saturation": m.default_saturation, "default_size": settings.size_for(m),
                  "default": m.name == settings.model}
                 for m in models.values()
             ],
@@ -209,14 +217,16 @@ def _add_api_routes(app: FastAPI, settings: ServeSettings, models: dict[str, Mod
             raise HTTPException(503, entry.reason)
         size = _parse_size(upload.fields.get("size"), settings, entry)
         vividness = _parse_vividness(upload.fields.get("vividness"), entry)
+        saturation = _parse_saturation(upload.fields.get("saturation"))
         data = bytes(upload.data)
         del upload.data[:]
         probe = await run_in_threadpool(probe_image, data, upload.filename, settings.max_pixels)
-        result = await service.submit(data, upload.filename, probe, model, size, vividness)
+        result = await service.submit(data, upload.filename, probe, model, size, vividness, saturation)
         headers = {"Content-Disposition": content_disposition(result.filename), "X-Colorizekit-Model": model,
                    "Cache-Control": "no-store"}
         if entry.vividness_control:
             headers["X-Colorizekit-Vividness"] = f"{entry.default_vividness if vividness is None else vividness:g}"
+        headers["X-Colorizekit-Saturation"] = f"{entry.default_saturation if saturation is None else saturation:g}"
         return Response(result.body, media_type=result.media_type, headers=headers)
 
 
@@ -229,6 +239,17 @@ def _parse_size(text: str | None, settings: ServeSettings, entry: ModelEntry) ->
     if not entry.size_multiple <= size <= settings.max_size:
         raise HTTPException(422, f"size must be between {entry.size_multiple} and {settings.max_size}, got {size}")
     return size
+
+
+def _parse_saturation(text: str | None) -> float | None:
+    """The request's saturation, None when it gave none; 422 when it is not a number in range."""
+    if not text:
+        return None
+    try:
+        return check_saturation(float(text))
+    except ValueError:
+        raise HTTPException(422, f"saturation must be a number from 0 (gray) to {MAX_SATURATION:g}, 1 being the "
+                                 f"predicted colour; got {text[:40]!r}") from None
 
 
 def _parse_vividness(text: str | None, entry: ModelEntry) -> float | None:

@@ -56,9 +56,10 @@ STATUS_BY_KIND: dict[ImageErrorKind, int] = {  # the HTTP status of each kind of
 class ColorizerLike(Protocol):
     """What the app needs from a colorizer (`colorizekit.colorize.Colorizer` or a test double)."""
 
-    def colorize_loaded(self, images: list[Any], vividness: float | None = None) -> list[np.ndarray]:
+    def colorize_loaded(self, images: list[Any], vividness: float | None = None,
+                        saturation: float | None = None) -> list[np.ndarray]:
         """LoadedImages -> (H, W, 3) float32 RGB in [0, 1], each the size of its input; `vividness` (bins
-        models) is passed only when a request chose one."""
+        models) and `saturation` are passed only when a request chose them."""
         ...
 
 
@@ -131,6 +132,7 @@ class _Job:
     model: str  # model to use
     size: int  # working size
     vividness: float | None  # chosen by the request (bins models), or None for the weights' default
+    saturation: float | None  # chosen by the request, or None for the weights' default
     future: asyncio.Future  # set to a _Result or an exception
 
 
@@ -192,11 +194,11 @@ class ColorizeService:
         return int(min(120, max(1, math.ceil(self.seconds_per_image * max(1, waiting) / self.settings.batch_size))))
 
     async def submit(self, data: bytes, name: str, probe: Probe, model: str, size: int,
-                     vividness: float | None = None) -> _Result:
+                     vividness: float | None = None, saturation: float | None = None) -> _Result:
         """Queue a job and wait for its result; HTTPException 503 when the queue is full."""
         if not self.running or self.queue is None:
             raise HTTPException(503, "the colorizing worker is not running")
-        job = _Job(data, name, probe, model, size, vividness, asyncio.get_running_loop().create_future())
+        job = _Job(data, name, probe, model, size, vividness, saturation, asyncio.get_running_loop().create_future())
         try:
             self.queue.put_nowait(job)
         except asyncio.QueueFull:
@@ -269,9 +271,10 @@ class ColorizeService:
         return colorizer
 
     def _run_batch(self, batch: list[_Job]) -> list[_Result | BaseException]:
-        """Decode, colorize (grouped by model, size and vividness) and encode; one job's failure spares the rest."""
+        """Decode, colorize (grouped by model, size, vividness and saturation) and encode; one job's failure
+        spares the rest."""
         outcomes: list[_Result | BaseException | None] = [None] * len(batch)
-        groups: dict[tuple[str, int, float | None], list[tuple[int, Any]]] = {}
+        groups: dict[tuple[str, int, float | None, float | None], list[tuple[int, Any]]] = {}
         for i, job in enumerate(batch):
             try:
                 image = load_image(bytes(job.data), max_pixels=self.settings.max_pixels)
@@ -281,9 +284,9 @@ class ColorizeService:
             except Exception as exc:
                 outcomes[i] = HTTPException(422, f"{job.name}: cannot decode image ({type(exc).__name__}: {exc})")
                 continue
-            groups.setdefault((job.model, job.size, job.vividness), []).append((i, image))
-        for (model, size, vividness), members in groups.items():
-            chosen = {} if vividness is None else {"vividness": vividness}
+            groups.setdefault((job.model, job.size, job.vividness, job.saturation), []).append((i, image))
+        for (model, size, vividness, saturation), members in groups.items():
+            chosen = {k: v for k, v in (("vividness", vividness), ("saturation", saturation)) if v is not None}
             try:
                 colorizer = self._colorizer(model, size)
                 rgbs = colorizer.colorize_loaded([image for _, image in members], **chosen)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from colorizekit.defaults import DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_SIZE
+from colorizekit.defaults import DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_SATURATION, DEFAULT_SIZE
 
 DEFAULT_MAX_UPLOAD_BYTES = 25_000_000  # largest file a request may upload: 25 MB (decimal megabytes throughout)
 DEFAULT_MAX_UPLOAD_PIXELS = 40_000_000  # largest image (width x height) a request may upload: 40 megapixels
@@ -66,6 +66,7 @@ class ModelEntry:
     vividness_control: bool  # decoding takes a vividness (the model has a bins head)
     default_vividness: float | None  # its weights' vividness when a request names none (None: no control or no weights)
     default_size: int  # its weights' working size (`checkpoint.default_size`; DEFAULT_SIZE without weights)
+    default_saturation: float  # its weights' saturation (`checkpoint.default_saturation`; 1 without weights)
 
     @property
     def available(self) -> bool:
@@ -84,7 +85,8 @@ def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
     """All registered models, with the weights each would use (a `--weights` file, else shipped weights)
     and, for models with a bins head, the vividness those decode at by default. WeightsError (a
     ValueError) naming a file that cannot be read or is the second for one model."""
-    from colorizekit.checkpoint import WeightsError, default_size, default_vividness, resolve_weights, weights_by_model
+    from colorizekit.checkpoint import (WeightsError, default_saturation, default_size, default_vividness,
+                                        resolve_weights, weights_by_model)
     from colorizekit.models import get_model_info, list_models
 
     given = weights_by_model(settings.weights)
@@ -99,7 +101,8 @@ def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
         info = get_model_info(name)
         entries[name] = ModelEntry(name, info.color_mode, info.description, info.size_multiple, weights, source,
                                    info.mode.supports_vividness, default_vividness(weights) if weights else None,
-                                   default_size(weights) if weights else DEFAULT_SIZE)
+                                   default_size(weights) if weights else DEFAULT_SIZE,
+                                   default_saturation(weights) if weights else DEFAULT_SATURATION)
     return entries
 
 

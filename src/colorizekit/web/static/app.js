@@ -25,13 +25,15 @@
   const vividnessField = $("vividness-field");
   const vividnessInput = $("vividness");
   const vividnessValue = $("vividness-value");
+  const saturationInput = $("saturation");
+  const saturationValue = $("saturation-value");
 
   let settings = { max_upload_bytes: 25e6 };
   let models = [];
   let file = null;
   let busy = false;
   let again = false;  // colorize once more when the current request ends (the vividness changed meanwhile)
-  let vividnessTimer = 0;
+  let rangeTimer = 0;
   let objectUrls = [];
 
   function megabytes(n) {
@@ -85,6 +87,23 @@
 
   function chosenVividness() {
     return vividnessField.hidden ? null : Number(vividnessInput.value).toFixed(2);
+  }
+
+  function setSaturation(value) {
+    const v = Math.max(0, Math.min(Number(saturationInput.max), Number(value)));
+    saturationInput.value = String(v);
+    saturationValue.textContent = v.toFixed(2);
+    saturationInput.setAttribute("aria-valuetext", `${v.toFixed(2)}, 0 gray, 1 as predicted`);
+  }
+
+  // Every model has a saturation; the slider starts at its weights' default.
+  function showSaturation() {
+    const model = currentModel();
+    if (model) setSaturation(model.default_saturation);
+  }
+
+  function chosenSaturation() {
+    return Number(saturationInput.value).toFixed(2);
   }
 
   // The server's one-line reason: JSON {"detail": "..."}, else the status line.
@@ -153,6 +172,7 @@
       }
       describeModel();
       showVividness();
+      showSaturation();
     } catch (err) {
       showError(`Could not load the list of models: ${err.message}`);
     }
@@ -189,7 +209,7 @@
     slider.setAttribute("aria-valuetext", `${v}% before, ${100 - v}% after`);
   }
 
-  async function showResult(blob, name, model, vividness) {
+  async function showResult(blob, name, model, vividness, saturation) {
     forgetUrls();
     const beforeUrl = URL.createObjectURL(file);
     const afterUrl = URL.createObjectURL(blob);
@@ -210,7 +230,7 @@
     openFull.href = afterUrl;
     const size = afterOk ? `${resultImg.naturalWidth} × ${resultImg.naturalHeight} pixels, ` : "";
     meta.textContent = `${size}${fileSize(blob.size)}, model ${model}` +
-      (vividness === null ? "." : `, vividness ${vividness}.`) +
+      (vividness === null ? "" : `, vividness ${vividness}`) + `, saturation ${saturation}.` +
       (afterOk ? "" : " This browser cannot show this format; download it to view it.");
     setSplit(slider.value);
     setStatus(afterOk
@@ -228,6 +248,7 @@
     again = false;
     const model = modelSelect.value;
     const vividness = chosenVividness();
+    const saturation = chosenSaturation();
     clearError();
     if (file.size === 0) {
       showError(`${file.name}: empty file`);
@@ -246,6 +267,7 @@
     body.append("file", file, file.name);
     body.append("model", model);
     if (vividness !== null) body.append("vividness", vividness);
+    body.append("saturation", saturation);
     try {
       const response = await fetch("/api/colorize", { method: "POST", body });
       if (!response.ok) {
@@ -256,7 +278,7 @@
       const blob = await response.blob();
       const name = filenameFromDisposition(response.headers.get("Content-Disposition")) ||
         fallbackName(file.name, blob.type);
-      await showResult(blob, name, model, vividness);
+      await showResult(blob, name, model, vividness, saturation);
     } catch (err) {
       showError(`Could not reach the server: ${err.message}`);
       setStatus("");
@@ -280,18 +302,21 @@
   modelSelect.addEventListener("change", () => {
     describeModel();
     showVividness();
+    showSaturation();
     updateButton();
   });
 
-  // A new vividness colorizes the photo again, once the slider has rested for a moment (each arrow
-  // key press is a change).
-  vividnessInput.addEventListener("input", () => setVividness(vividnessInput.value));
-  vividnessInput.addEventListener("change", () => {
-    clearTimeout(vividnessTimer);
-    vividnessTimer = setTimeout(() => {
-      if (file && (busy || !resultSection.hidden)) colorize();  // while busy: once the request in flight ends
-    }, 350);
-  });
+  // A new vividness or saturation colorizes the photo again, once the slider has rested for a moment
+  // (each arrow key press is a change).
+  for (const [input, set] of [[vividnessInput, setVividness], [saturationInput, setSaturation]]) {
+    input.addEventListener("input", () => set(input.value));
+    input.addEventListener("change", () => {
+      clearTimeout(rangeTimer);
+      rangeTimer = setTimeout(() => {
+        if (file && (busy || !resultSection.hidden)) colorize();  // while busy: once the request in flight ends
+      }, 350);
+    });
+  }
 
   for (const type of ["dragenter", "dragover"]) {
     dropzone.addEventListener(type, (event) => {
