@@ -38,3 +38,18 @@ def test_no_command_prints_help(capsys):
 def test_python_dash_m():
     out = subprocess.run([sys.executable, "-m", "colorizekit", "info"], capture_output=True, text=True, check=True)
     assert "jkspnet-lab" in out.stdout and "unet-rgb" in out.stdout
+
+
+def test_info_lists_the_shipped_weights_and_their_measured_defaults(monkeypatch, tmp_path, capsys):
+    from colorizekit import checkpoint
+    from colorizekit.models import create_model
+
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)
+    checkpoint.export_weights(tmp_path / "lite-unet-bins.safetensors", "lite-unet-bins",
+                              create_model("lite-unet-bins").state_dict(),
+                              card={"default_size": 96, "default_vividness": 0.2, "default_saturation": 1.3,
+                                    "shipped": {"wall_hours_in_completed_epochs": 3.94}})
+    assert main(["info"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
+    assert "size 96, vividness 0.2, saturation 1.3; 3.9 hours of training" in lines["lite-unet-bins"]
+    assert "none yet: pass --weights FILE" in lines["jkspnet-lab"] and "none yet" in lines["unet-rgb"]

@@ -74,10 +74,33 @@ def _run_info(args: argparse.Namespace) -> int:
         raise ValueError(f"--batch-size and --image-size must be positive, got {args.batch_size} and {args.image_size}")
     if args.model is None:
         print(format_model_list(model_costs(args.image_size), args.image_size))
+        print("\n".join(_shipped_weights_lines()))
         return 0
     shape = (args.batch_size, 1, args.image_size, args.image_size)
     print(format_summary(summarize_model(args.model, shape)))
     return 0
+
+
+def _shipped_weights_lines() -> list[str]:
+    """For `info`: each model's shipped weights and the defaults measured for them, or why it has none."""
+    from colorizekit.checkpoint import (default_saturation, default_size, default_vividness, default_weights_path,
+                                        load_weights)
+    from colorizekit.models import list_models
+
+    lines = ["shipped weights (the defaults they were measured best at):"]
+    for name in list_models():
+        path = default_weights_path(name)
+        if path is None:
+            lines.append(f"  {name:<16}none yet: pass --weights FILE (a model.safetensors from `colorizekit train`)")
+            continue
+        weights = load_weights(path)
+        vividness = default_vividness(weights)
+        settings = [f"size {default_size(weights)}", *([] if vividness is None else [f"vividness {vividness:g}"]),
+                    f"saturation {default_saturation(weights):g}"]
+        hours = weights.metadata.get("card", {}).get("shipped", {}).get("wall_hours_in_completed_epochs")
+        trained = "" if hours is None else f"; {hours:.1f} hours of training"
+        lines.append(f"  {name:<16}{path.stat().st_size / 2**20:.1f} MiB, {', '.join(settings)}{trained}")
+    return lines
 
 
 def _add_colorize(sub: argparse._SubParsersAction) -> None:
