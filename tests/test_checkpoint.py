@@ -45,7 +45,11 @@ def test_safetensors_without_colorizekit_metadata(tmp_path):
         weights_model_name(path)
 
 
-def test_resolve_weights_reads_the_model_from_the_file_and_names_the_flag_when_none_ship(make_weights):
+def test_resolve_weights_reads_the_model_from_the_file_and_names_the_flag_when_none_ship(make_weights, monkeypatch,
+                                                                                       tmp_path):
+    from colorizekit import checkpoint
+
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)  # no model ships weights
     path = make_weights("unet-rgb")
     assert resolve_weights(None, path) == ("unet-rgb", path)
     assert resolve_weights("unet-rgb", str(path)) == ("unet-rgb", path)
@@ -127,3 +131,21 @@ def test_default_size_is_the_cards_else_the_package_default(make_weights, tmp_pa
     assert Colorizer(weights=measured, device="cpu").size == 160  # the colorizer works at it
     assert Colorizer(weights=plain, device="cpu").size == DEFAULT_SIZE
     assert Colorizer(weights=measured, device="cpu", size=64).size == 64
+
+
+def test_export_keeps_values_fp16_cannot_hold_in_fp32(tmp_path):
+    """A BatchNorm running variance beyond fp16's 65504 would load as inf and wreck the model's output."""
+    from safetensors import safe_open
+
+    model = create_model("jkspnet-lab")
+    state = model.state_dict()
+    key = next(k for k in state if k.endswith("running_var"))
+    state[key] = torch.full_like(state[key], 3.0e5)
+    path = tmp_path / "w.safetensors"
+    export_weights(path, "jkspnet-lab", state)
+    loaded = load_weights(path).state_dict
+    assert torch.equal(loaded[key], state[key])  # kept in fp32, so exact
+    with safe_open(str(path), "pt") as f:
+        assert f.get_tensor(key).dtype == torch.float32
+        others = [f.get_tensor(k).dtype for k in f.keys() if k != key and state[k].is_floating_point()]
+    assert others and set(others) == {torch.float16}

@@ -119,13 +119,14 @@ def load_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
 def export_weights(path: str | os.PathLike, model_name: str, state_dict: dict[str, torch.Tensor],
                    card: dict[str, Any] | None = None, dtype: torch.dtype = torch.float16,
                    model_config: dict[str, Any] | None = None) -> None:
-    """Write weights as safetensors (floating tensors cast to `dtype`) with a model card, atomically."""
+    """Write weights as safetensors with a model card, atomically. Floating tensors are cast to `dtype`,
+    except those with values it cannot hold (such as BatchNorm running variances beyond fp16's 65504,
+    which would become infinite), which are kept in fp32."""
     from safetensors.torch import save_file
 
     from colorizekit import __version__
 
-    tensors = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous().cpu()
-               for k, v in clean_state_dict(state_dict).items()}
+    tensors = {k: _stored(v, dtype).contiguous().cpu() for k, v in clean_state_dict(state_dict).items()}
     metadata = {
         "format": WEIGHTS_FORMAT,
         "model": model_name,
@@ -136,6 +137,16 @@ def export_weights(path: str | os.PathLike, model_name: str, state_dict: dict[st
     }
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=metadata)
+
+
+def _stored(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """`tensor` cast to `dtype` when a floating one keeps every finite value finite there, else in fp32."""
+    if not tensor.is_floating_point():
+        return tensor
+    cast = tensor.to(dtype)
+    if torch.isfinite(cast).sum() < torch.isfinite(tensor).sum():
+        return tensor.float()
+    return cast
 
 
 def check_file(path: Path) -> None:
