@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-DEFAULT_MODEL = "lite-unet-bins"  # the model used when none is named: the only one with shipped weights so far
+DEFAULT_MODEL = "lite-unet-bins"  # the model used when none is named: chosen by measurement (README, Results so far)
 DEFAULT_SIZE = 256  # working size when colorizing: short side, in pixels, at which colour is predicted
 DEFAULT_VIVIDNESS = 0.5  # bins-head models: vividness when none is chosen (0 muted ... 1 vivid)
 DEFAULT_SATURATION = 1.0  # every model: factor on the predicted chroma when none is chosen (1: as predicted)
