@@ -48,19 +48,18 @@ def test_safetensors_without_colorizekit_metadata(tmp_path):
 def test_resolve_weights_reads_the_model_from_the_file_and_names_the_flag_when_none_ship(make_weights, monkeypatch,
                                                                                        tmp_path):
     from colorizekit import checkpoint
+    from colorizekit.checkpoint import default_weights_path
+    from colorizekit.defaults import DEFAULT_MODEL
 
-    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)  # no model ships weights
+    assert resolve_weights(None, None) == (DEFAULT_MODEL, default_weights_path(DEFAULT_MODEL))  # shipped
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)  # from here on, no model ships weights
     path = make_weights("unet-rgb")
     assert resolve_weights(None, path) == ("unet-rgb", path)
     assert resolve_weights("unet-rgb", str(path)) == ("unet-rgb", path)
     with pytest.raises(WeightsError, match="are for model 'unet-rgb', not 'jkspnet-lab'"):
         resolve_weights("jkspnet-lab", path)
     with pytest.raises(WeightsError, match=r"jkspnet-lab.*pass --weights FILE \(CLI\) or weights=FILE \(Python\)"):
-        resolve_weights("jkspnet-lab", None)  # no weights ship for it yet
-    from colorizekit.checkpoint import default_weights_path
-    from colorizekit.defaults import DEFAULT_MODEL
-
-    assert resolve_weights(None, None) == (DEFAULT_MODEL, default_weights_path(DEFAULT_MODEL))  # shipped
+        resolve_weights("jkspnet-lab", None)
     with pytest.raises(ValueError, match="available models"):
         resolve_weights("nope", None)
 
