@@ -234,13 +234,19 @@ def load_weights(path: str | os.PathLike, expected_model: str | None = None) -> 
                          state_dict=state_dict, metadata=metadata)
 
 
+def load_description(path: str | os.PathLike) -> LoadedWeights:
+    """A weights file's model, config and card, checked as `load_weights` checks them, without its
+    tensors (of a safetensors file only the header is read); `state_dict` is empty."""
+    path = Path(path)
+    model_name, _, metadata = _read_weights(path, tensors=False)
+    return LoadedWeights(path=path, model_name=model_name, model_config=dict(metadata["model_config"]),
+                         state_dict={}, metadata=metadata)
+
+
 def _described(weights: LoadedWeights | str | os.PathLike) -> tuple[Path, str, dict[str, Any]]:
     """(path, model name, metadata) of loaded weights, or of a file (only a safetensors header is read)."""
-    if isinstance(weights, LoadedWeights):
-        return weights.path, weights.model_name, weights.metadata
-    path = Path(weights)
-    model_name, _, metadata = _read_weights(path, tensors=False)
-    return path, model_name, metadata
+    described = weights if isinstance(weights, LoadedWeights) else load_description(weights)
+    return described.path, described.model_name, described.metadata
 
 
 def default_vividness(weights: LoadedWeights | str | os.PathLike) -> float | None:

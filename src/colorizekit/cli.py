@@ -84,7 +84,7 @@ def _run_info(args: argparse.Namespace) -> int:
 def _shipped_weights_lines() -> list[str]:
     """For `info`: each model's shipped weights and the defaults measured for them, or why it has none."""
     from colorizekit.checkpoint import (default_saturation, default_size, default_vividness, default_weights_path,
-                                        load_weights)
+                                        load_description)
     from colorizekit.models import list_models
 
     lines = ["shipped weights (the defaults they were measured best at):"]
@@ -93,7 +93,7 @@ def _shipped_weights_lines() -> list[str]:
         if path is None:
             lines.append(f"  {name:<16}none yet: pass --weights FILE (a model.safetensors from `colorizekit train`)")
             continue
-        weights = load_weights(path)
+        weights = load_description(path)  # the card only: the tensors are not needed here
         vividness = default_vividness(weights)
         settings = [f"size {default_size(weights)}", *([] if vividness is None else [f"vividness {vividness:g}"]),
                     f"saturation {default_saturation(weights):g}"]
