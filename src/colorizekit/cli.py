@@ -40,13 +40,12 @@ def _parse_vividness(text: str) -> float:
 
 def _parse_saturation(text: str) -> float:
     """--saturation S: a number from 0 to MAX_SATURATION (color.check_saturation decides)."""
-    from colorizekit.color import check_saturation
+    from colorizekit.color import SATURATION_RANGE, check_saturation
 
     try:
         return check_saturation(float(text))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number from 0 (gray) to {MAX_SATURATION:g}, 1 being the "
-                                         f"predicted colour; got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected {SATURATION_RANGE}; got {text!r}") from None
 
 
 def _add_device_options(p: argparse.ArgumentParser, batch_help: str = "photos colorized together") -> None:

@@ -150,12 +150,14 @@ def denormalize_ab(x: torch.Tensor) -> torch.Tensor:
     return x * AB_NORM
 
 
+SATURATION_RANGE = f"a number from 0 (gray) to {MAX_SATURATION:g}, 1 being the predicted colour"
+
+
 def check_saturation(value: object) -> float:
     """A saturation: a finite number from 0 (gray) through 1 (the colour as predicted) to
     `defaults.MAX_SATURATION`. ValueError otherwise."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= MAX_SATURATION:
-        raise ValueError(f"saturation must be a number from 0 (gray) to {MAX_SATURATION:g}, 1 being the predicted "
-                         f"colour; got {value!r}")
+        raise ValueError(f"saturation must be {SATURATION_RANGE}; got {value!r}")
     return float(value)
 
 

@@ -45,7 +45,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
 from colorizekit import __version__
-from colorizekit.color import check_saturation
+from colorizekit.color import SATURATION_RANGE, check_saturation
 from colorizekit.defaults import MAX_SATURATION
 from colorizekit.models import get_model_info
 from colorizekit.web.service import ColorizerFactory, ColorizeService, default_colorizer_factory, probe_image
@@ -248,8 +248,7 @@ def _parse_saturation(text: str | None) -> float | None:
     try:
         return check_saturation(float(text))
     except ValueError:
-        raise HTTPException(422, f"saturation must be a number from 0 (gray) to {MAX_SATURATION:g}, 1 being the "
-                                 f"predicted colour; got {text[:40]!r}") from None
+        raise HTTPException(422, f"saturation must be {SATURATION_RANGE}; got {text[:40]!r}") from None
 
 
 def _parse_vividness(text: str | None, entry: ModelEntry) -> float | None:
