@@ -1,0 +1,70 @@
+"""`colorizekit colorize`: photos in, colour photos out at full resolution."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from colorizekit.cli.options import (
+    BACKEND_HELP,
+    MODEL_HELP,
+    SATURATION_HELP,
+    SIZE_DEFAULT,
+    VIVIDNESS_HELP,
+    add_device_options,
+    parse_saturation,
+    parse_vividness,
+)
+from colorizekit.defaults import BACKENDS, DEFAULT_BACKEND, PRECISIONS
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    from colorizekit.imageio import OUTPUT_NAMES
+
+    p = sub.add_parser("colorize", help="colorize photos at their full resolution",
+                       description="Colorize grayscale photos (files, folders searched recursively, or globs). "
+                                   "Outputs have the input's size, format, EXIF and ICC profile; inputs are "
+                                   "never overwritten.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files, folders or glob patterns")
+    p.add_argument("-o", "--out", default="colorized", help="output folder (default: colorized/)")
+    p.add_argument("--model", help=MODEL_HELP)
+    p.add_argument("--weights", help="model.safetensors from `colorizekit train`, a training checkpoint, or with "
+                                     "--backend onnx a .onnx file from `colorizekit export` (default: the weights "
+                                     "shipped with colorizekit)")
+    p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=BACKEND_HELP)
+    p.add_argument("--size", type=int, default=None,
+                   help=f"working size: short side at which colour is predicted (default: {SIZE_DEFAULT})")
+    p.add_argument("--format", choices=OUTPUT_NAMES,
+                   help="output format (default: the input's; BMP and GIF give PNG)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality, 1-100 (default: 95)")
+    p.add_argument("--overwrite", action="store_true", help="replace outputs that exist already")
+    p.add_argument("--side-by-side", action="store_true", help="also write <name>_side_by_side: grayscale | colour")
+    p.add_argument("--vividness", type=parse_vividness, metavar="V", help=VIVIDNESS_HELP)
+    p.add_argument("--saturation", type=parse_saturation, metavar="S", help=SATURATION_HELP)
+    add_device_options(p, "photos predicted together")
+    p.add_argument("--precision", choices=PRECISIONS, default="auto",
+                   help="network precision; auto = bf16 where the GPU/CPU runs it natively, else fp32")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import warnings
+
+    from tqdm import tqdm
+
+    from colorizekit.colorize import Colorizer, colorize_files
+
+    if not 1 <= args.quality <= 100:
+        raise ValueError(f"--quality must be between 1 and 100, got {args.quality}")
+    colorizer = Colorizer(model=args.model, weights=args.weights, device=args.device, size=args.size,
+                          batch_size=args.batch_size, precision=args.precision, vividness=args.vividness,
+                          saturation=args.saturation, backend=args.backend)
+    with warnings.catch_warnings():  # notes get a line of their own, above the progress bar
+        warnings.showwarning = lambda message, *a, **k: tqdm.write(f"note: {message}", file=sys.stderr)
+        report = colorize_files(colorizer, args.inputs, args.out, format=args.format, quality=args.quality,
+                                overwrite=args.overwrite, side_by_side_too=args.side_by_side,
+                                on_error=lambda source, reason: print(f"failed: {reason}", file=sys.stderr))
+    if report.skipped:
+        print(f"{len(report.skipped)} existing output(s) kept; pass --overwrite to replace them", file=sys.stderr)
+    print(f"{report.summary()} -> {args.out}")
+    return 1 if report.failed else 0

@@ -1,0 +1,57 @@
+"""`colorizekit evaluate`: score a model on colour photos against their originals."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from colorizekit.cli.options import (
+    MODEL_HELP,
+    SATURATION_HELP,
+    SIZE_DEFAULT,
+    VIVIDNESS_HELP,
+    add_device_options,
+    parse_saturation,
+    parse_vividness,
+)
+
+
+def add(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="score a model on colour photos against their originals",
+                       description="Turn each colour photo in DIR into grayscale (its own CIE L, zero chroma), "
+                                   "colorize it and compare it with the original: PSNR, SSIM, CIEDE2000, ab AuC, "
+                                   "colourfulness, UCIQE and UIQM, per photo and per set, with the grayscale "
+                                   "input as a baseline. Writes per_image.csv, summary.json, summary.md and "
+                                   "worst_best.png to the report folder.")
+    p.add_argument("source", metavar="DIR", help="folder of colour photos (searched recursively), a file or a glob")
+    p.add_argument("-o", "--out", default="evaluation", help="report folder (default: evaluation/)")
+    p.add_argument("--model", help=MODEL_HELP)
+    p.add_argument("--weights", help="model.safetensors or training checkpoint (default: the shipped weights)")
+    p.add_argument("--size", type=int, default=None,
+                   help=f"working size for --protocol full (default: {SIZE_DEFAULT})")
+    p.add_argument("--protocol", choices=["full", "design"], default="full",
+                   help="full: each photo at its own resolution; design: 128 x 128 as the design's test "
+                        "(default: full)")
+    add_device_options(p)
+    p.add_argument("--limit", type=int, help="evaluate only the first N photos")
+    p.add_argument("--grid-count", type=int, default=3, help="worst and best photos shown in worst_best.png (default: 3)")
+    p.add_argument("--vividness", type=parse_vividness, metavar="V", help=VIVIDNESS_HELP)
+    p.add_argument("--saturation", type=parse_saturation, metavar="S", help=SATURATION_HELP)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from colorizekit.evaluate import evaluate
+    from colorizekit.evaluation_report import failed_lines, write_report
+
+    result = evaluate(args.source, args.model, weights=args.weights, size=args.size, protocol=args.protocol,
+                      batch_size=args.batch_size, device=args.device, limit=args.limit, vividness=args.vividness,
+                      saturation=args.saturation)
+    for line in failed_lines(result):
+        print(line, file=sys.stderr)
+    if not result.images:
+        raise ValueError(f"{args.source}: no photo could be evaluated")
+    files = write_report(result, args.out, grid_count=args.grid_count)
+    print(result.table())
+    print(f"{len(result.images)} photo(s) evaluated, {len(result.failed)} skipped -> {files.summary_md.parent}")
+    return 0
