@@ -553,3 +553,59 @@ def test_a_toy_loss_and_a_toy_model_with_a_config_train_save_and_load(data_dir, 
     model = build_model(weights)
     assert model[0].out_channels == 6 and torch.allclose(model[0].weight, weights.state_dict["0.weight"])
     assert load_checkpoint(out / "last.pt")["model_config"] == {"width": 6}
+
+
+@pytest.fixture(scope="module")
+def many_steps_dir(tmp_path_factory) -> Path:
+    """Photos for runs long enough (44 steps of 2 per epoch) that the schedule is recalibrated after a resume
+    (it is first after 2 x SYNC_EVERY steps of the resumed process)."""
+    return make_photo_dir(tmp_path_factory.mktemp("many") / "photos", n=110, size=20, gray=False, corrupt=False)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("schedule", ["constant", "cosine"])
+@pytest.mark.parametrize("budget", [None, "5"])
+def test_kill_9_mid_epoch_then_resume_finishes_and_exports(many_steps_dir, tmp_path, schedule, budget):
+    """The issue's sequence, in a real subprocess: train with timed saves, SIGKILL once a mid-epoch last.pt
+    exists, run the same command with --resume. It must finish its epochs and export model.safetensors;
+    a time budget continues with what was left of it (not a new one, and not infinity)."""
+    from colorizekit.train import SYNC_EVERY
+
+    out = tmp_path / "run"
+    args = [sys.executable, "-m", "colorizekit", "train", str(many_steps_dir), "--out", str(out), "--model",
+            "jkspnet-lab", "--epochs", "3", "--batch-size", "2", "--image-size", "16", "--device", "cpu",
+            "--workers", "0", "--schedule", schedule, "--save-every", "0.002", "--no-progress",
+            *(["--time-budget", budget] if budget else [])]
+    proc = subprocess.Popen(args, cwd=REPO, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def saved_mid_epoch() -> bool:
+        try:
+            partial = load_checkpoint(out / "last.pt")["partial"]
+        except Exception:
+            return False
+        return partial is not None and partial["step"] >= 1
+
+    try:
+        _wait_for(saved_mid_epoch, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    killed = load_checkpoint(out / "last.pt")
+    steps_left = 3 * 44 - killed["global_step"]
+    assert steps_left >= 2 * SYNC_EVERY + 25  # the resumed process reaches the recalibration
+    assert not (out / "model.safetensors").exists()
+    resumed = subprocess.run([*args, "--resume"], cwd=REPO, env=ONE_THREAD, capture_output=True, text=True,
+                             timeout=300)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    final = load_checkpoint(out / "last.pt")
+    assert final["epoch"] == 3 and final["partial"] is None and (out / "model.safetensors").is_file()
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["stopped"] == "finished" and card["epochs_run"] == 3
+    if budget:
+        assert "continuing the time budget" in resumed.stdout
+        assert final["clock"]["budget_s"] == 300.0
+        assert killed["clock"]["spent_s"] < final["clock"]["spent_s"] < 300.0  # the same budget, counted on
+    else:
+        assert "continuing the time budget" not in resumed.stdout and final["clock"]["budget_s"] is None

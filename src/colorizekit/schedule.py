@@ -41,13 +41,13 @@ class Schedule:
         """A schedule of `steps` steps from `start_step` (None: length to be calibrated)."""
         warmup = WARMUP_STEPS if steps is None else min(WARMUP_STEPS, max(1, int(steps * WARMUP_SHARE)))
         end = None if steps is None else start_step + max(1, steps)
-        return cls(kind, base_lr, start_step, end, warmup, timed=steps is None)
+        return cls(kind, base_lr, start_step, end, warmup, timed=steps is None and kind == "cosine")
 
     def calibrate(self, step: int, steps_per_second: float, seconds_left: float) -> None:
         """Set end_step of a time-budgeted cosine so that it ends when the budget does, at the measured
         speed (called again as the speed changes; the warm-up is fixed by the first estimate)."""
-        if not self.timed or self.finished(step):
-            return
+        if not self.timed or self.finished(step) or not math.isfinite(seconds_left):
+            return  # a constant rate, a schedule over known steps, or no budget: nothing to fit
         first = self.end_step is None
         self.end_step = max(step + 1, step + int(steps_per_second * max(0.0, seconds_left)))
         if first:

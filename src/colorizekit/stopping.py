@@ -56,16 +56,24 @@ class EarlyStopping:
 
 
 class Clock:
-    """Wall time since the run (this process) started: the time budget and timed checkpoints."""
+    """Wall time against the time budget, and timed checkpoints.
+
+    The budget is the run's, not the process's: `state_dict()` (saved in every checkpoint) records the
+    budget and the seconds spent on it, and `load_state_dict()` on resume continues a budget that a
+    crash, kill or Ctrl-C interrupted with the seconds it had left. A budget that was spent, or a
+    resume with another --time-budget, starts a new budget of the configured minutes.
+    """
 
     def __init__(self, budget_minutes: float | None, save_every_minutes: float | None) -> None:
         self.start = time.monotonic()
         self.budget = None if budget_minutes is None else budget_minutes * 60.0
+        self.spent_before = 0.0  # seconds of this budget spent by earlier processes of the run
         self.save_every = None if not save_every_minutes else save_every_minutes * 60.0
         self.last_save = self.start
 
     def elapsed(self) -> float:
-        return time.monotonic() - self.start
+        """Seconds spent on the budget: this process's and earlier ones' (a resumed budget)."""
+        return self.spent_before + time.monotonic() - self.start
 
     def seconds_left(self) -> float:
         return math.inf if self.budget is None else self.budget - self.elapsed()
@@ -78,3 +86,16 @@ class Clock:
 
     def saved(self) -> None:
         self.last_save = time.monotonic()
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"budget_s": self.budget, "spent_s": self.elapsed()}
+
+    def load_state_dict(self, state: dict[str, Any] | None) -> bool:
+        """Continue a saved budget if it is this one and was not spent; returns whether it did."""
+        if not state or self.budget is None or state.get("budget_s") != self.budget:
+            return False
+        spent = float(state.get("spent_s", 0.0))
+        if spent >= self.budget:
+            return False
+        self.spent_before = spent
+        return True

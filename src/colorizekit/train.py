@@ -307,6 +307,7 @@ class _Run(RunSetup):
             "history": [dict(r) for r in self.history],
             "global_step": self.global_step,
             "schedule": self.schedule.state(),
+            "clock": self.clock.state_dict(),
             "rng": rng_state(),
             "world_size": self.ctx.world_size,
             "data": dict(self.counts),

@@ -258,6 +258,9 @@ class RunSetup:
                          f"early stopping and the best epoch start over (was epoch {self.early.best_epoch})")
                 self.early = EarlyStopping()
             set_rng_state(payload["rng"])
+            if self.clock.load_state_dict(payload.get("clock")):
+                self.log(f"continuing the time budget: {self.clock.seconds_left() / 60:.1f} of "
+                         f"{self.clock.budget / 60:g} minutes left")
             where = f"epoch {start_epoch + 1}, step {partial.step}" if partial.step else f"epoch {start_epoch + 1}"
             self.log(f"resuming {self.last_path} at {where}")
         self.schedule = self._make_schedule(saved_schedule, start_epoch, partial.step)
