@@ -241,8 +241,11 @@ def test_ctrl_c_saves_and_resume_finishes(data_dir, tmp_path):
     assert (out / "model.safetensors").is_file()
 
 
-# A BatchNorm-free model, registered in a launcher script, for the torchrun equivalence test.
+# A BatchNorm-free model, registered in a launcher script, for the torchrun equivalence test. With
+# BREAK_DDP=allreduce in its environment, every DistributedDataParallel forward runs under no_sync(): each
+# rank then steps on its own half-batch gradient, which is what a missing gradient all-reduce looks like.
 LAUNCHER = textwrap.dedent('''
+    import os
     import sys
     from torch import nn
     from colorizekit.models import ModelInfo, register_model
@@ -252,16 +255,50 @@ LAUNCHER = textwrap.dedent('''
         return nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(),
                              nn.Conv2d(8, 2, 3, padding=1))
 
+    if os.environ.get("BREAK_DDP") == "allreduce":
+        class NoAllReduce(nn.parallel.DistributedDataParallel):
+            def forward(self, *args, **kwargs):
+                with self.no_sync():  # gradients stay local to each rank
+                    return super().forward(*args, **kwargs)
+
+        nn.parallel.DistributedDataParallel = NoAllReduce
+
     from colorizekit.cli import main
     sys.exit(main(sys.argv[1:]))
 ''')
 
 
-def run_cli(launcher: list[str], args: list[str]) -> subprocess.CompletedProcess:
+def run_cli(launcher: list[str], args: list[str], **env: str) -> subprocess.CompletedProcess:
     proc = subprocess.run([sys.executable, *launcher, *args], cwd=REPO, capture_output=True, text=True, timeout=300,
-                          env=ONE_THREAD)
+                          env={**ONE_THREAD, **env})
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc
+
+
+def one_and_two_processes(data_dir: Path, tmp_path: Path, **env: str) -> tuple[dict, dict, str]:
+    """The same run as 1 process x 4 photos and as torchrun 2 ranks x 2 photos: both checkpoints, rank 0's log.
+
+    fp32 and deterministic kernels: under --precision auto a CPU with AVX-512 BF16 trains in bf16, where a
+    half batch rounds differently from a whole one (that made this comparison fail on such CPUs, by ~1e-4)."""
+    launcher = tmp_path / "launch.py"
+    launcher.write_text(LAUNCHER)
+    common = ["train", str(data_dir), "--model", "tiny-test", "--epochs", "2", "--batch-size", "4",
+              "--image-size", "16", "--device", "cpu", "--deterministic", "--precision", "fp32", "--no-progress",
+              "--lr", "0.01"]
+    run_cli([str(launcher)], [*common, "--out", str(tmp_path / "one"), "--workers", "0"])
+    two = run_cli(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(launcher)],
+                  [*common, "--out", str(tmp_path / "two"), "--workers", "1"], **env)
+    return load_checkpoint(tmp_path / "one" / "last.pt"), load_checkpoint(tmp_path / "two" / "last.pt"), two.stdout
+
+
+# fp32 sums of the same gradients in another order (two half-batch sums averaged by the all-reduce, against one
+# sum) differ by a few float32 ulps per step; after the 6 Adam steps of these runs the weights agree to about
+# 1e-7 (measured: max |difference| 6e-8). A rank that misses the all-reduce is off by far more (measured: 0.07).
+DDP_RTOL, DDP_ATOL = 1e-5, 1e-6
+
+
+def max_difference(a: dict, b: dict) -> float:
+    return max((a[k] - b[k]).abs().max().item() for k in a)
 
 
 @pytest.mark.slow
@@ -270,22 +307,25 @@ def test_torchrun_two_processes_match_one_process(data_dir, tmp_path):
     gradients, and a validation mean summed over ranks. The model has no BatchNorm: with BatchNorm, ranks
     normalise with their own half-batch statistics (DDP's default), which is not what one process computes
     (SyncBatchNorm, --sync-bn, would be, but torch runs it on CUDA only)."""
-    launcher = tmp_path / "launch.py"
-    launcher.write_text(LAUNCHER)
-    common = ["train", str(data_dir), "--model", "tiny-test", "--epochs", "2", "--batch-size", "4",
-              "--image-size", "16", "--device", "cpu", "--deterministic", "--no-progress", "--lr", "0.01"]
-    run_cli([str(launcher)], [*common, "--out", str(tmp_path / "one"), "--workers", "0"])
-    two = run_cli(["-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(launcher)],
-                  [*common, "--out", str(tmp_path / "two"), "--workers", "1"])
-    assert "2 processes" in two.stdout and two.stdout.count("epoch 1/2:") == 1  # rank 0 alone logs
-    a, b = load_checkpoint(tmp_path / "one" / "last.pt"), load_checkpoint(tmp_path / "two" / "last.pt")
+    a, b, log = one_and_two_processes(data_dir, tmp_path)
+    assert "2 processes" in log and log.count("epoch 1/2:") == 1  # rank 0 alone logs
     assert b["world_size"] == 2 and b["epoch"] == 2
     for k in a["state_dict"]:
-        assert torch.allclose(a["state_dict"][k], b["state_dict"][k], rtol=1e-5, atol=1e-6), k
+        assert torch.allclose(a["state_dict"][k], b["state_dict"][k], rtol=DDP_RTOL, atol=DDP_ATOL), k
     for ra, rb in zip(a["history"], b["history"]):
         assert ra["train_loss"] == pytest.approx(rb["train_loss"], rel=1e-5)
         assert ra["val_loss"] == pytest.approx(rb["val_loss"], rel=1e-5)
     assert sorted(p.name for p in (tmp_path / "two").iterdir()) == sorted(p.name for p in (tmp_path / "one").iterdir())
+
+
+@pytest.mark.slow
+def test_the_torchrun_comparison_fails_without_the_gradient_all_reduce(data_dir, tmp_path):
+    """The comparison above is sharp enough to see DDP broken: with the gradient all-reduce dropped, rank 0's
+    weights are far outside its tolerance."""
+    a, b, _ = one_and_two_processes(data_dir, tmp_path, BREAK_DDP="allreduce")
+    assert not all(torch.allclose(a["state_dict"][k], b["state_dict"][k], rtol=DDP_RTOL, atol=DDP_ATOL)
+                   for k in a["state_dict"])
+    assert max_difference(a["state_dict"], b["state_dict"]) > 1e-3  # 1000x the tolerance
 
 
 @pytest.mark.slow
