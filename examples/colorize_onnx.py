@@ -1,7 +1,7 @@
 """Colorize a photo with a model exported by `colorizekit export`, using only numpy, Pillow and onnxruntime.
 
     pip install numpy pillow onnxruntime
-    python colorize_onnx.py model.onnx old_photo.jpg colour.png [--size S] [--saturation S] [--temperature T]
+    python colorize_onnx.py model.onnx old_photo.jpg colour.png [--size S] [--saturation S] [--vividness V]
 
 No PyTorch and no colorizekit: this file is the whole method, as colorizekit does it. The photo's
 gray (the gray with each pixel's CIE L) is resized to a working size (short side about `--size`,
@@ -10,7 +10,7 @@ predicts CIE ab there; the ab is upsampled to the photo's full size and joined w
 full-resolution L, so the output has exactly the input's size and luminance. sRGB and CIE Lab (D65)
 use scikit-image's constants, as colorizekit does. The predicted ab is multiplied by a saturation
 (0 gray, 1 as predicted; the file's model card holds the measured default, else 1). Models with a
-bins head take a `temperature` (T = 0.2 ** vividness: 1 muted ... 0.2 vivid); the file holds the default.
+bins head take a `vividness` (0 muted ... 1 vivid); the file holds the default.
 
 For simplicity this script reads 8-bit photos and writes an 8-bit RGB file without EXIF or ICC
 profile; `colorizekit colorize --backend onnx` keeps those and 16-bit depth.
@@ -83,7 +83,7 @@ def working_shape(height: int, width: int, size: int, multiple: int) -> tuple[in
 
 
 def colorize(session: ort.InferenceSession, image: Image.Image, size: int | None,
-             temperature: float | None, saturation: float | None = None) -> Image.Image:
+             vividness: float | None, saturation: float | None = None) -> Image.Image:
     meta = session.get_modelmeta().custom_metadata_map
     card = json.loads(meta.get("card", "{}"))
     if size is None:  # the working size the weights were measured best at, else 256
@@ -91,9 +91,9 @@ def colorize(session: ort.InferenceSession, image: Image.Image, size: int | None
     if saturation is None:  # the factor on the chroma measured best for the weights, else 1
         saturation = float(card.get("default_saturation", 1.0))
     norm = json.loads(meta["normalisation"])  # input = (X - center) / scale, X the gray or its L
-    options = json.loads(meta["decode_inputs"])  # e.g. {"temperature": default}
-    if temperature is not None and "temperature" in options:
-        options["temperature"] = temperature
+    options = json.loads(meta["decode_inputs"])  # e.g. {"vividness": default}
+    if vividness is not None and "vividness" in options:
+        options["vividness"] = vividness
     gray = gray_of(ImageOps.exif_transpose(image))
     h, w = working_shape(*gray.shape, size, int(meta["size_multiple"]))
     small = resize(gray, h, w)
@@ -115,11 +115,11 @@ def main() -> None:
                     "size from the file's model card, else 256)")
     ap.add_argument("--saturation", type=float, help="factor on the predicted chroma: 0 gray, 1 as predicted "
                     "(default: the file's model card's, else 1)")
-    ap.add_argument("--temperature", type=float, help="bins models: T in (0, 1], lower is more vivid")
+    ap.add_argument("--vividness", type=float, help="bins models: 0 (muted) to 1 (vivid) (default: the file's)")
     args = ap.parse_args()
     session = ort.InferenceSession(args.model, providers=["CPUExecutionProvider"])
     with Image.open(args.photo) as image:
-        colorize(session, image, args.size, args.temperature, args.saturation).save(args.output)
+        colorize(session, image, args.size, args.vividness, args.saturation).save(args.output)
     print(f"{args.photo} -> {args.output}")
 
 

@@ -1,4 +1,4 @@
-"""The ab bins, soft encoding, the prior and its rebalancing weights, annealed-mean decoding."""
+"""The ab bins, soft encoding, the prior and its rebalancing weights, decoding by vividness."""
 
 import numpy as np
 import pytest
@@ -56,21 +56,41 @@ def test_rebalancing_weights_have_expectation_one_under_the_prior():
         bins.rebalance_weights(prior, 0.0)
 
 
-def test_annealed_mean_is_the_mean_at_t1_and_tends_to_the_mode():
-    logits = torch.randn(1, bins.num_bins(), 3, 4) * 2
-    logits.scatter_add_(1, logits.argmax(dim=1, keepdim=True), torch.ones(1, 1, 3, 4))  # a clear mode
-    p = torch.softmax(logits, dim=1)
-    mean = torch.einsum("nqhw,qc->nchw", p, bins.ab_bins())
-    assert torch.allclose(bins.annealed_mean(logits, 1.0), mean, atol=1e-4)
-    mode = bins.ab_bins()[logits.argmax(dim=1)].permute(0, 3, 1, 2)
-    errors = [(bins.annealed_mean(logits, t) - mode).abs().max().item() for t in (1.0, 0.1, 0.01)]
-    assert errors[0] > errors[1] > errors[2] and errors[2] < 1e-3
+def test_decoding_at_vividness_0_is_the_mean_and_chroma_rises_with_vividness_keeping_the_hue():
+    torch.manual_seed(0)
+    logits = torch.randn(2, bins.num_bins(), 5, 6) * 3
+    mean = torch.einsum("nqhw,qc->nchw", torch.softmax(logits, dim=1), bins.ab_bins())
+    assert torch.allclose(bins.decode_bins(logits, 0.0), mean, atol=1e-4)
+    decoded = [bins.decode_bins(logits, v) for v in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    chroma = [ab.norm(dim=1) for ab in decoded]
+    for lower, higher in zip(chroma, chroma[1:]):
+        assert (higher >= lower - 1e-4).all()  # at every pixel
+    assert (chroma[-1] > chroma[0] * 1.2).float().mean() > 0.5  # spread predictions gain a lot
+    assert (chroma[-1] <= chroma[0] * bins.MAX_CHROMA_GAIN + 1e-3).all()
+    cosine = (decoded[0] * decoded[-1]).sum(dim=1) / (chroma[0] * chroma[-1]).clamp_min(1e-6)
+    assert (cosine > 1 - 1e-4).all()  # the same hue
 
 
-def test_vividness_maps_to_temperature():
-    assert bins.vividness_to_temperature(0) == 1.0
-    assert bins.vividness_to_temperature(1) == pytest.approx(bins.MIN_TEMPERATURE)
-    assert bins.vividness_to_temperature(0.5) == pytest.approx(bins.MIN_TEMPERATURE ** 0.5)
-    for bad in (-0.1, 1.5, float("nan")):
+def test_a_confident_prediction_keeps_its_colour_at_any_vividness():
+    logits = torch.full((1, bins.num_bins(), 1, 1), -30.0)
+    logits[0, 100] = 30.0  # all the mass on one bin
+    for v in (0.0, 0.5, 1.0):
+        assert torch.allclose(bins.decode_bins(logits, v)[0, :, 0, 0], bins.ab_bins()[100], atol=1e-3)
+
+
+def test_a_gray_mode_no_longer_makes_vividness_run_backwards():
+    """The shape of distribution that made the old annealed mean lose colour as vividness rose: most mass on
+    the gray bin, the rest on one colour. The mean has some colour; a higher vividness must give more."""
+    gray = int(bins.ab_bins().norm(dim=1).argmin())
+    red = int(((bins.ab_bins() - torch.tensor([60.0, 40.0])).norm(dim=1)).argmin())
+    logits = torch.full((1, bins.num_bins(), 1, 1), -30.0)
+    logits[0, gray], logits[0, red] = 1.0, 0.0
+    chroma = [bins.decode_bins(logits, v).norm().item() for v in (0.0, 0.5, 1.0)]
+    assert chroma[0] > 1 and chroma[0] < chroma[1] < chroma[2]
+
+
+def test_vividness_is_checked():
+    assert bins.check_vividness(0) == 0.0 and bins.check_vividness(1) == 1.0
+    for bad in (-0.1, 1.5, float("nan"), True, "0.5"):
         with pytest.raises(ValueError, match="vividness"):
-            bins.vividness_to_temperature(bad)
+            bins.check_vividness(bad)

@@ -54,16 +54,16 @@ def test_script_without_torch_gives_colorizekits_result(tmp_path, exported, mode
     assert (got - want).norm(dim=0).mean() < 0.5  # mean |delta ab|, Lab units; 8-bit rounding aside, equal
 
 
-def test_script_temperature_changes_the_colours(tmp_path, exported):
+def test_script_vividness_changes_the_colours(tmp_path, exported):
     onnx_file = exported(BINS_MODEL)[1]
     photo = _photo(tmp_path / "photo.png", colour=False)
     chroma = {}
-    for t in ("1.0", "0.2"):
+    for v in ("0", "1"):
         subprocess.run([sys.executable, "-c", NO_TORCH, str(SCRIPT), str(onnx_file), str(photo),
-                        str(tmp_path / f"{t}.png"), "--size", "64", "--temperature", t], check=True,
+                        str(tmp_path / f"{v}.png"), "--size", "64", "--vividness", v], check=True,
                        capture_output=True, timeout=300)
-        chroma[t] = _ab(tmp_path / f"{t}.png").norm(dim=0).mean()
-    assert chroma["0.2"] > chroma["1.0"] + 0.5
+        chroma[v] = _ab(tmp_path / f"{v}.png").norm(dim=0).mean()
+    assert chroma["1"] > chroma["0"] + 0.5
 
 
 def test_script_applies_the_cards_saturation_unless_told(tmp_path):

@@ -2,7 +2,7 @@
 photos, the working size, the join onto the photo's own full-resolution L, writing files).
 
 A backend maps the model's input (N, 1, h, w) float32, made by the colour mode's `input_from_gray`,
-and the mode's decoding options (e.g. a bins head's temperature) to ab (N, 2, h', w') float32 in Lab
+and the mode's decoding options (e.g. a bins head's vividness) to ab (N, 2, h', w') float32 in Lab
 units at the model's output resolution:
 - "torch" (`TorchBackend`): the PyTorch model of a weights file or training checkpoint, on any
   device, in bf16 autocast where the precision policy says so, decoded by the colour mode;

@@ -11,9 +11,10 @@ Colorization", ECCV 2016).
 - `ab_histogram`, `smooth_prior`, `rebalance_weights`: the class-rebalancing weights of the loss,
   from the training photos' ab histogram smoothed with a Gaussian and mixed with a uniform
   distribution (strength lambda; lambda = 1 is no rebalancing).
-- `annealed_mean`: decoding with a temperature T: softmax(logits / T) then the mean bin; T = 1 is
-  the distribution's mean, T -> 0 its mode.
-- `vividness_to_temperature`: the control people see (0 muted ... 1 vivid) mapped to T.
+- `decode_bins`: logits -> ab at a vividness V from 0 (muted) to 1 (vivid). V = 0 is the
+  distribution's mean; a higher V keeps its hue and gives it the chroma of the distribution tilted
+  towards colour, so colour rises with V at every pixel by construction (see `decode_bins`).
+- `check_vividness`: the one check of a vividness value, for the API, the CLI and the web service.
 
 All functions take and return tensors on any device; maps are (N, C, H, W).
 """
@@ -35,7 +36,8 @@ SOFT_NEIGHBOURS = 5  # soft encoding: bins sharing each target pixel (Zhang et a
 SOFT_SIGMA = 5.0  # soft encoding: Gaussian width in Lab units (Zhang et al.: 5)
 PRIOR_SIGMA = 5.0  # smoothing of the empirical ab distribution, Lab units (Zhang et al.: 5)
 DEFAULT_REBALANCE = 0.5  # lambda: weight of the uniform distribution in the mix (Zhang et al.: 0.5)
-MIN_TEMPERATURE = 0.2  # the annealed-mean temperature at vividness 1 (the most vivid setting)
+MAX_CHROMA_GAIN = 3.0  # decoding: at vividness 1 a pixel's chroma is at most this many times its mean's
+CHROMA_TILT = 0.05  # decoding: at vividness 1 a bin's weight grows by e for every 20 Lab units of chroma
 _CUBE_FACE = 256  # samples per side of each RGB cube face when finding the bins (every 8-bit value)
 _CUBE_INSIDE = 48  # samples per side of the RGB cube's interior
 
@@ -138,22 +140,43 @@ def rebalance_weights(prior: torch.Tensor, lam: float = DEFAULT_REBALANCE) -> to
     return (w / (prior * w).sum()).float()
 
 
-def annealed_mean(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
-    """Bin logits (N, Q, H, W) -> ab (N, 2, H, W) in Lab units: the mean bin under softmax(logits / T).
-    T = 1 is the predicted distribution's mean; as T -> 0 it approaches the most likely bin."""
-    if not temperature > 0:
-        raise ValueError(f"temperature must be positive; got {temperature!r}")
-    p = torch.softmax(logits.float() / temperature, dim=1)
-    return torch.einsum("nqhw,qc->nchw", p, ab_bins(logits.device))
+def _moment_weights(device: torch.device) -> torch.Tensor:
+    """(Q, 3): each bin's a, b and chroma |ab|; one expectation under p gives the mean ab and the
+    expected chroma at once (and exports as one softmax-expectation, see export.fuse_softmax_expectations)."""
+    centres = ab_bins(device)
+    return torch.cat([centres, centres.norm(dim=1, keepdim=True)], dim=1)
 
 
-def vividness_to_temperature(vividness: float) -> float:
-    """Vividness in [0, 1] -> annealed-mean temperature: T = MIN_TEMPERATURE ** vividness, so 0 gives
-    T = 1 (the mean: muted, safest colour) and 1 gives T = MIN_TEMPERATURE (close to the most likely
-    colour: vivid); equal steps of vividness divide T by equal factors."""
-    if not (isinstance(vividness, (int, float)) and 0.0 <= vividness <= 1.0 and math.isfinite(vividness)):
+def decode_bins(logits: torch.Tensor, vividness: float | torch.Tensor = 0.0) -> torch.Tensor:
+    """Bin logits (N, Q, H, W) -> ab (N, 2, H, W) in Lab units, at a vividness V in [0, 1].
+
+    With p = softmax(logits) at each pixel, V = 0 gives the mean colour m = E_p[bin]: the safest, and
+    muted, since averaging over uncertain colours (gray among them) shrinks the chroma. A higher V keeps
+    m's hue and scales its chroma by g(V) = E_pV[|bin|] / E_p[|bin|] (at most MAX_CHROMA_GAIN), where pV
+    tilts p towards chroma, pV proportional to p exp(V CHROMA_TILT |bin|). The expectation of |bin|
+    under that exponential tilt grows with V (its derivative is a variance), so at every pixel the
+    output's chroma is non-decreasing in V and its hue never changes: a prediction torn between gray
+    and red becomes redder, a confident one stays as it is. (Zhang et al.'s annealed mean,
+    softmax(logits / T), was the decoding before: when a distribution's most likely bin is gray, as is
+    common, a lower T gave less colour.) `vividness` may be a tensor (an input of the ONNX graph)."""
+    if not isinstance(vividness, torch.Tensor):
+        vividness = check_vividness(vividness)
+    logits = logits.float()
+    weights = _moment_weights(logits.device)  # (Q, 3)
+    moments = torch.einsum("nqhw,qc->nchw", torch.softmax(logits, dim=1), weights)  # (N, 3, H, W)
+    mean, chroma = moments[:, :2], moments[:, 2:]
+    tilt = (vividness * CHROMA_TILT) * weights[:, 2].view(1, -1, 1, 1)  # (1, Q, 1, 1)
+    tilted = torch.einsum("nqhw,qc->nchw", torch.softmax(logits + tilt, dim=1), weights[:, 2:])  # (N, 1, H, W)
+    gain = (tilted / chroma.clamp_min(1e-6)).clamp(1.0, MAX_CHROMA_GAIN)
+    return mean * gain
+
+
+def check_vividness(vividness: float) -> float:
+    """A vividness as a float: a finite number from 0 (muted) to 1 (vivid); ValueError otherwise."""
+    if not (isinstance(vividness, (int, float)) and not isinstance(vividness, bool) and 0.0 <= vividness <= 1.0
+            and math.isfinite(vividness)):
         raise ValueError(f"vividness must be a number from 0 (muted) to 1 (vivid); got {vividness!r}")
-    return MIN_TEMPERATURE ** float(vividness)
+    return float(vividness)
 
 
 class BinsHead(nn.Module):

@@ -97,7 +97,7 @@ class Colorizer:
         if vividness is None:
             vividness = self.backend.default_vividness
         self.vividness: float | None = vividness  # the vividness used (bins models); None for other models
-        self.decode_options = self.mode.decode_options(vividness)  # e.g. the bins' temperature
+        self.decode_options = self.mode.decode_options(vividness)  # e.g. the bins model's vividness
         if saturation is None:
             saturation = self.backend.default_saturation
         self.saturation: float = color.check_saturation(saturation)  # the factor on the predicted chroma

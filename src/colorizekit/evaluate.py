@@ -442,7 +442,7 @@ def compare(source: str | os.PathLike | Sequence[str | os.PathLike], models: Seq
     if len(set(models)) != len(models):
         raise ValueError(f"a model is named twice in {list(models)}")
     if vividness is not None:
-        bins.vividness_to_temperature(vividness)  # ValueError for one out of range, whichever models take it
+        bins.check_vividness(vividness)  # ValueError for one out of range, whichever models take it
     weights = weights_by_model(weights)
     unknown = set(weights) - set(models)
     if unknown:

@@ -1,12 +1,12 @@
 """Export a model with its weights to ONNX, so that it runs without PyTorch (onnxruntime, other languages).
 
 The file maps the model's normalised input to CIE ab in Lab units: the colour mode's decoding
-(`ColorMode.output_to_ab`) is traced into the graph with the network, so a bins head's annealed mean
-is part of it, with its temperature as an input. The graph:
+(`ColorMode.output_to_ab`) is traced into the graph with the network, so a bins head's decoding
+(`bins.decode_bins`) is part of it, with its vividness as an input. The graph:
 - input `input`: (N, 1, H, W) float32, what the colour mode's `input_from_gray` makes of a grayscale
   photo (see `normalisation` below); H and W multiples of `size_multiple`; N, H and W are dynamic;
-- one (1,) float32 input per decoding option of the colour mode, named after it: `temperature` for
-  bins models (T = 0.2 ** vividness; the default is in `decode_inputs`); none for other modes;
+- one (1,) float32 input per decoding option of the colour mode, named after it: `vividness` for
+  bins models (0 to 1; the default is in `decode_inputs`); none for other modes;
 - output `ab`: (N, 2, H / output_stride, W / output_stride) float32, CIE ab (D65) in Lab units.
 Joining ab with the photo's own full-resolution L is left to the caller, as `colorize.join_luminance` does.
 
@@ -18,11 +18,10 @@ needs: `size_multiple`, `output_stride`, `normalisation` (JSON {"input_from": "g
 
 The exporter is torch's TorchScript-based one (`torch.onnx.export(..., dynamo=False)`). With torch
 2.13 it exports each model in about a second with `onnx` alone; the torch.export-based exporter needs
-onnxscript, took some 20 times longer, and cannot trace the bins decoding (whose check that the
-temperature is positive depends on the data).
+onnxscript and took some 20 times longer.
 
 After export, `fuse_softmax_expectations` rewrites each softmax over channels that feeds an expectation
-over them (jkspnet-lab's softmax and 1x1 conv to ab, a bins head's annealed mean) into exp(x - max), one
+over them (jkspnet-lab's softmax and 1x1 conv to ab, a bins head's mean ab and chroma) into exp(x - max), one
 1x1 conv giving the numerator and the sum at once, and a division: the same function, without
 onnxruntime's Softmax on a non-last axis, which transposes the (N, Q, H, W) tensor there and back: on
 one core of the 2-core EPYC, 3.2 s of jkspnet-lab's 7.4 s per 1024 x 768 photo, 0.04 of lite-unet-bins'
@@ -71,7 +70,8 @@ OPSET = 17  # ONNX opset written (onnxruntime 1.14 and later run it)
 INPUT_NAME = "input"  # the graph's model input
 OUTPUT_NAME = "ab"  # the graph's output
 CACHE_ENV = "COLORIZEKIT_CACHE"  # environment variable naming colorizekit's cache folder
-GRAPH_REVISION = 3  # raised when export writes another graph for the same weights, to re-export (3: Winograd)
+GRAPH_REVISION = 4  # raised when export writes another graph for the same weights, to re-export (3: Winograd;
+#   4: bins models decode by vividness, an input named `vividness`, instead of an annealed mean's temperature)
 WINOGRAD_MIN_CHANNELS = 64  # convs with fewer input or output channels stay direct convs (no faster below)
 # Winograd's F(4x4, 3x3) (Lavin and Gray, "Fast Algorithms for Convolutional Neural Networks", 2016; points 0,
 # +-1, +-2, infinity): output tile = AT [(G g GT) * (BT d B)] A for a 3x3 kernel g and a 6x6 input tile d
@@ -154,9 +154,7 @@ def write_onnx(path: str | os.PathLike, weights: LoadedWeights, winograd: bool =
                *(torch.tensor([value], dtype=torch.float32) for value in defaults.values()))
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
-        # the TorchScript exporter warns of its own deprecation, and the tracer that the bins decoding's
-        # check of its temperature is fixed at export; the backend checks the temperature instead
-        warnings.simplefilter("ignore")
+        warnings.simplefilter("ignore")  # the TorchScript exporter warns of its own deprecation
         torch.onnx.export(wrapped, example, buffer, dynamo=False, opset_version=OPSET,
                           input_names=[INPUT_NAME, *names], output_names=[OUTPUT_NAME],
                           dynamic_axes={INPUT_NAME: {0: "batch", 2: "height", 3: "width"},

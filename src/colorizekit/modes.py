@@ -3,8 +3,8 @@ which loss trains it.
 
 Every registered model declares a mode (`rgb`, `lab` or `ab-bins`); training, colorizing and
 evaluation call the mode's methods and never branch on a model's name. All tensors are
-(N, C, H, W) float32. Decoding takes per-call options (`decode_options`), such as the temperature
-of a bins head, which people choose as a vividness. A mode may own data that training measures on
+(N, C, H, W) float32. Decoding takes per-call options (`decode_options`), such as the vividness
+of a bins head (0 muted to 1 vivid). A mode may own data that training measures on
 the photos (`fit`, e.g. a colour prior); it keeps that data in the model's buffers, so checkpoints
 and weights files carry it.
 """
@@ -124,7 +124,7 @@ class BinsMode(LabMode):
     """Normalised L, (L - 50) / 100 (inputs as LabMode's) -> logits over the ab bins (`colorizekit.bins`),
     often at a lower resolution than the input. Trained with class-rebalanced cross-entropy on soft-encoded ab (the
     target is the photo's ab in Lab units; the loss encodes it at the output's resolution). Decoded
-    with the annealed mean at a temperature, which people set as a vividness from 0 to 1."""
+    by `bins.decode_bins` at a vividness from 0 (the mean colour) to 1 (vivid)."""
 
     name = "ab-bins"
     default_loss = "rebalanced-ce"
@@ -140,12 +140,13 @@ class BinsMode(LabMode):
     def decode_options(self, vividness: float | None = None) -> dict[str, Any]:
         from colorizekit.defaults import DEFAULT_VIVIDNESS
 
-        return {"temperature": bins.vividness_to_temperature(DEFAULT_VIVIDNESS if vividness is None else vividness)}
+        return {"vividness": bins.check_vividness(DEFAULT_VIVIDNESS if vividness is None else vividness)}
 
-    def output_to_ab(self, out: torch.Tensor, temperature: float | None = None, **options: Any) -> torch.Tensor:
-        if temperature is None:
-            temperature = self.decode_options()["temperature"]
-        return bins.annealed_mean(out, temperature)
+    def output_to_ab(self, out: torch.Tensor, vividness: float | torch.Tensor | None = None,
+                     **options: Any) -> torch.Tensor:
+        if vividness is None:
+            vividness = self.decode_options()["vividness"]
+        return bins.decode_bins(out, vividness)
 
     def fit(self, model: nn.Module, rgb_batches: Iterable[torch.Tensor],
             log: Callable[[str], None] = print) -> None:

@@ -11,7 +11,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a model with its weights to ONNX, to colorize without PyTorch",
                        description="Write a model and its weights as an ONNX file that maps the model's normalised "
                                    "input (N, 1, H, W; any batch, height and width) to CIE ab in Lab units, with "
-                                   "its decoding inside (a bins head's temperature is an input), and metadata: "
+                                   "its decoding inside (a bins head's vividness is an input), and metadata: "
                                    "model, colour mode, size multiple, normalisation, colorizekit version. "
                                    "Run it with `colorizekit colorize --backend onnx --weights FILE.onnx` or "
                                    "onnxruntime alone (examples/colorize_onnx.py).")

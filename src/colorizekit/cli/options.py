@@ -27,15 +27,13 @@ BACKEND_HELP = ("what runs the model: torch (PyTorch), or onnx (onnxruntime on t
 
 
 def parse_vividness(text: str) -> float:
-    """--vividness V: a number from 0 to 1 (bins.vividness_to_temperature decides)."""
-    from colorizekit.bins import vividness_to_temperature
+    """--vividness V: a number from 0 to 1 (bins.check_vividness decides)."""
+    from colorizekit.bins import check_vividness
 
     try:
-        value = float(text)
-        vividness_to_temperature(value)
+        return check_vividness(float(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number from 0 (muted) to 1 (vivid), got {text!r}") from None
-    return value
 
 
 def parse_saturation(text: str) -> float:
