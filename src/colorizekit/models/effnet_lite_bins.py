@@ -12,7 +12,7 @@ ab bins.
   in the normalised space in both). In training, L comes from the colour photo's own Lab, so g is the
   gray of the photo's luminance;
 - encoder: stem, 16 MBConv blocks and head conv (`model.encoder`, pretrained from the file that
-  `pretrained_cfg` names), features at 1/4, 1/8, 1/16 and 1/32 (after the head conv, 1280 channels);
+  `EFFICIENTNET_LITE0` names), features at 1/4, 1/8, 1/16 and 1/32 (after the head conv, 1280 channels);
 - decoder: a 1x1 reduction of the 1/32 features, a global-context branch (`blocks.GlobalContext`:
   the photo's pooled features fused into every position), then bilinear upsampling with skip
   connections and one 3x3 conv per stage up to 1/4 of the input resolution;
@@ -75,16 +75,15 @@ class EncoderInput(nn.Module):
 
 
 class EffNetLiteBins(nn.Module):
-    """Normalised L (N, 1, H, W), (L - 50) / 100 -> ab-bin logits (N, Q, H/4, W/4)."""
-
-    pretrained_cfg = EFFICIENTNET_LITE0
+    """Normalised L (N, 1, H, W), (L - 50) / 100 -> ab-bin logits (N, Q, H/4, W/4). `encoder` is the
+    EfficientNet-Lite0 that `EFFICIENTNET_LITE0` describes."""
 
     def __init__(self, width: int = DEFAULT_WIDTH) -> None:
         super().__init__()
         if not isinstance(width, int) or width < 4:
             raise ValueError(f"width must be an integer of at least 4; got {width!r}")
         _, c2, c3, c4, c5 = lite.EfficientNetLite0.feature_channels
-        self.input = EncoderInput(self.pretrained_cfg.mean, self.pretrained_cfg.std)
+        self.input = EncoderInput(EFFICIENTNET_LITE0.mean, EFFICIENTNET_LITE0.std)
         self.encoder = lite.EfficientNetLite0(in_channels=1)
         self.reduce = conv_bn_relu(c5, 4 * width, kernel=1)
         self.context = GlobalContext(4 * width)
@@ -105,6 +104,7 @@ class EffNetLiteBins(nn.Module):
 
 
 @register_model(ModelInfo(name="effnet-lite-bins", color_mode="ab-bins", size_multiple=32, output_stride=4,
+                          pretrained_cfg=EFFICIENTNET_LITE0,
                           description="ImageNet-pretrained EfficientNet-Lite0 encoder, light U-Net decoder with "
                                       "global context, L -> ab bins (vividness control)"))
 def effnet_lite_bins(width: int = DEFAULT_WIDTH) -> EffNetLiteBins:

@@ -1,16 +1,18 @@
 """Pretrained encoders: what a model's pretrained encoder is (`PretrainedCfg`, after timm's
 `pretrained_cfg`) and how its weights are loaded into the model (`load_pretrained_encoder`).
 
-A model with a pretrained encoder has an `encoder` submodule and a `pretrained_cfg` attribute; the
-rest of colorizekit asks the model for them (`encoder_of`, `pretrained_cfg_of`) and never branches on
-a model's name. The weights are read at training time only, from an installed Python package (the
-`pretrained` extra), never downloaded; weights files written by `colorizekit train` carry the whole
+A model with a pretrained encoder declares its `PretrainedCfg` in its registry entry
+(`ModelInfo.pretrained_cfg`) and has an `encoder` submodule; the rest of colorizekit asks for them
+(`get_model_info(name).pretrained_cfg`, `encoder_of(model)`) and never branches on a model's name.
+The weights are read at training time only, from an installed Python package (the `pretrained`
+extra), never downloaded; weights files written by `colorizekit train` carry the whole
 model, so colorizing needs no such package.
 """
 
 from __future__ import annotations
 
 import importlib.resources
+import pickle
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,12 +49,6 @@ def encoder_of(model: nn.Module) -> nn.Module | None:
     return encoder if isinstance(encoder, nn.Module) else None
 
 
-def pretrained_cfg_of(model: nn.Module) -> PretrainedCfg | None:
-    """The model's `PretrainedCfg`, or None for a model without a pretrained encoder."""
-    cfg = getattr(model, "pretrained_cfg", None)
-    return cfg if isinstance(cfg, PretrainedCfg) else None
-
-
 def pretrained_file(cfg: PretrainedCfg) -> Path:
     """The path of the installed weights file; PretrainedError naming the extra when the package is
     not installed."""
@@ -83,6 +79,14 @@ def _map_keys(state: dict, cfg: PretrainedCfg) -> dict[str, torch.Tensor]:
     return mapped
 
 
+def _reason(exc: Exception) -> str:
+    """A short reason why torch.load failed."""
+    text = str(exc).strip()
+    if isinstance(exc, pickle.UnpicklingError) and "weights only" in text.lower():
+        return "it holds objects other than tensors, which are not unpickled"
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def read_pretrained_state(path: str | Path, cfg: PretrainedCfg, encoder: nn.Module) -> dict[str, torch.Tensor]:
     """The state dict of `path` (a torch file, loaded with weights_only=True) mapped onto `encoder`'s
     keys: the classifier dropped when `encoder` has none, the first conv's input channels summed when
@@ -91,12 +95,11 @@ def read_pretrained_state(path: str | Path, cfg: PretrainedCfg, encoder: nn.Modu
     path = Path(path)
     expected = f"expected the {cfg.name} weights"
     if not path.is_file():
-        raise PretrainedError(f"pretrained weights file {path} is missing; {expected} ({EXTRA_HINT})")
+        raise PretrainedError(f"pretrained weights file {path} is missing; {expected}")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # truncated, not a torch file, or pickled code that weights_only refuses
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PretrainedError(f"pretrained weights file {path} cannot be read ({reason}); {expected}") from None
+        raise PretrainedError(f"pretrained weights file {path} cannot be read ({_reason(exc)}); {expected}") from None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise PretrainedError(f"pretrained weights file {path} is not a state dict of tensors; {expected}")
     state = _map_keys(state, cfg)
@@ -126,13 +129,14 @@ def adapt_first_conv(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
     return weight.sum(dim=1, keepdim=True)
 
 
-def load_pretrained_encoder(model: nn.Module, path: str | Path | None = None) -> Path:
-    """Load the pretrained weights into the model's encoder (in place); returns the file read. `path`
-    defaults to the file the model's `PretrainedCfg` names in its installed package. PretrainedError
-    (one line) without a pretrained cfg, without the package, or for a bad file."""
-    cfg, encoder = pretrained_cfg_of(model), encoder_of(model)
-    if cfg is None or encoder is None:
-        raise PretrainedError(f"{type(model).__name__} has no pretrained encoder")
+def load_pretrained_encoder(model: nn.Module, cfg: PretrainedCfg, path: str | Path | None = None) -> Path:
+    """Load the pretrained weights that `cfg` describes (the model's `ModelInfo.pretrained_cfg`) into
+    the model's encoder, in place; returns the file read. `path` defaults to the file `cfg` names in
+    its installed package. PretrainedError (one line) for a model without an encoder, without the
+    package, or for a bad file."""
+    encoder = encoder_of(model)
+    if encoder is None:
+        raise PretrainedError(f"{type(model).__name__} has no encoder to load {cfg.name} weights into")
     path = Path(path) if path is not None else check_pretrained_available(cfg)
     state = read_pretrained_state(path, cfg, encoder)
     encoder.load_state_dict(state)
