@@ -144,12 +144,13 @@ def _blocks() -> tuple[nn.ModuleList, list[int]]:
 
 
 class EfficientNetLite0(nn.Module):
-    """Normalised photo (N, in_channels, H, W), (x - 127) / 128 of 8-bit values -> features, or ImageNet
-    logits (N, 1000) with `classifier=True`.
+    """Normalised photo (N, in_channels, H, W), (x - 127) / 128 of 8-bit values -> as an encoder (the
+    default), the list of feature maps at 1/2, 1/4, 1/8, 1/16 and 1/32 of the input, the last one after
+    the head conv, with `feature_channels` channels (as timm's `features_only` models); with
+    `classifier=True`, ImageNet logits (N, 1000).
 
     `in_channels`: 3 for RGB (as pretrained), 1 for one gray channel (the stem's three filters summed
-    give the same result on an R=G=B photo). `features(x)` returns the maps at 1/2, 1/4, 1/8, 1/16 and
-    1/32 of the input (the last one after the head conv): (16, 24, 40, 112, 1280) channels.
+    give the same result on an R=G=B photo).
     """
 
     feature_channels = (16, 24, 40, 112, HEAD_CHANNELS)
@@ -172,9 +173,9 @@ class EfficientNetLite0(nn.Module):
         out.append(self.head(x))  # (N, 1280, H/32, W/32)
         return out
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.features(x)[-1]  # (N, 1280, H/32, W/32)
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        features = self.features(x)  # 1/2, 1/4, 1/8, 1/16 and 1/32 (N, 1280, H/32, W/32)
         if self.classifier is None:
-            return x
-        x = self.dropout(x.mean(dim=(2, 3)))  # (N, 1280)
+            return features
+        x = self.dropout(features[-1].mean(dim=(2, 3)))  # (N, 1280)
         return self.classifier(x)  # (N, 1000) logits

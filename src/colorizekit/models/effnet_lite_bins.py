@@ -94,7 +94,7 @@ class EffNetLiteBins(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.input(x)  # (N, 1, H, W) in the encoder's input range
-        _, s2, s3, s4, x = self.encoder.features(x)  # 1/4: 24, 1/8: 40, 1/16: 112, 1/32: 1280 channels
+        _, s2, s3, s4, x = self.encoder(x)  # 1/4: 24, 1/8: 40, 1/16: 112, 1/32: 1280 channels
         x = self.reduce(x)  # (N, 4w, H/32, W/32)
         x = self.context(x)  # (N, 4w, H/32, W/32), global context fused in
         x = self.up4(x, s4)  # (N, 2w, H/16, W/16)
