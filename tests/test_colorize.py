@@ -9,10 +9,11 @@ import torch
 from PIL import Image
 
 from colorizekit import color
-from colorizekit.checkpoint import WeightsError
+from colorizekit.checkpoint import WeightsError, default_weights_path
 from colorizekit.cli import main
 from colorizekit.colorize import Colorizer, colorize_files, join_luminance, working_shape
 from colorizekit.demo import demo_images
+from colorizekit.models import list_models
 from tests.conftest import synthetic_rgb
 
 
@@ -198,9 +199,13 @@ def test_colour_warning_names_the_callers_file_not_colorizekits(tmp_path, make_w
     assert [w.filename for w in record if "luminance" in str(w.message)] == [__file__]
 
 
-def test_missing_weights_message():
-    with pytest.raises(WeightsError, match="no trained weights ship with colorizekit for model 'unet-rgb'") as info:
-        Colorizer(model="unet-rgb")
+UNSHIPPED = [m for m in list_models() if default_weights_path(m) is None]  # unet-rgb, effnet-lite-bins
+
+
+@pytest.mark.parametrize("model", UNSHIPPED)
+def test_missing_weights_message(model):
+    with pytest.raises(WeightsError, match=f"no trained weights ship with colorizekit for model '{model}'") as info:
+        Colorizer(model=model)
     assert "--weights FILE (CLI) or weights=FILE (Python)" in str(info.value)
 
 

@@ -14,6 +14,7 @@ asked for. In eval mode every layer treats the photos of a batch alike, so the f
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -66,7 +67,9 @@ def summarize(model: nn.Module, input_shape: tuple[int, int, int, int], model_na
         open_calls.setdefault(module, []).append(len(calls))
         calls.append([module, ()])
 
-    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> None:
+    def hook(module: nn.Module, inputs: tuple, output: torch.Tensor | list[torch.Tensor]) -> None:
+        if isinstance(output, (list, tuple)):  # an encoder's feature maps: the row shows the deepest
+            output = output[-1]
         calls[open_calls[module].pop()][1] = tuple(output.shape)
         n = output.shape[0]
         if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -192,15 +195,21 @@ def relative_cost(macs: int, reference_macs: int, reference: str = REFERENCE_MOD
     return f"1/{1 / ratio:.1f} of {reference}" if ratio < 1 else f"{ratio:.2f} x {reference}"
 
 
+def name_width(names: Iterable[str]) -> int:
+    """The width of a column of model names: 16, or the longest name and two spaces."""
+    return max(16, *(len(n) + 2 for n in names))
+
+
 def format_model_list(costs: list[ModelCost], image_size: int, reference: str = REFERENCE_MODEL) -> str:
     """One line per model: name, colour mode, parameters, real mult-adds per photo, their ratio to
     `reference`'s, description."""
     reference_macs = next(c.real_macs for c in costs if c.name == reference)
-    lines = [f"{'model':<16}{'colour mode':<13}{'parameters':>11}{'mult-adds':>11}  {'beside ' + reference:<24}"
+    w = name_width(c.name for c in costs)
+    lines = [f"{'model':<{w}}{'colour mode':<13}{'parameters':>11}{'mult-adds':>11}  {'beside ' + reference:<24}"
              "description"]
     for c in costs:
         relative = "the reference" if c.name == reference else relative_cost(c.real_macs, reference_macs, reference)
-        lines.append(f"{c.name:<16}{c.color_mode:<13}{c.params:>11,}{c.real_macs / 1e9:>9.2f} G  {relative:<24}"
+        lines.append(f"{c.name:<{w}}{c.color_mode:<13}{c.params:>11,}{c.real_macs / 1e9:>9.2f} G  {relative:<24}"
                      f"{c.description}")
     lines.append(f"mult-adds: those the layers actually perform on one {image_size} x {image_size} photo. "
                  "`colorizekit info --model NAME` prints a model's layer table.")

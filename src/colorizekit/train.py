@@ -129,6 +129,7 @@ class _Run(RunSetup):
         from tqdm import tqdm
 
         ctx, steps = self.ctx, self.train_sampler.steps_per_epoch
+        self._freeze_for_epoch(epoch)
         self.train_sampler.set_epoch(epoch, partial.step)
         st = EpochState(epoch, partial.step, torch.zeros((), device=self.device), 0, 0,
                          time.perf_counter() - partial.seconds, global_sum=partial.loss_sum,

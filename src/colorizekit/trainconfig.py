@@ -54,6 +54,9 @@ class TrainConfig:
     cache_mb: int = DEFAULT_CACHE_MB  # RAM for decoded training photos (0: decode from disk every time)
     threads: int | None = None  # torch CPU threads per rank; None: the CPU cores per rank
     init_from: str | None = None  # weights or checkpoint of the same model to start a new run from
+    pretrained: bool = True  # a new run starts the model's encoder from its pretrained weights (models with one)
+    encoder_lr_scale: float = 1.0  # the encoder's learning rate, as a multiple of lr (models with an encoder)
+    freeze_encoder: int = 0  # epochs at the start in which the encoder is frozen (weights and BatchNorm statistics)
 
     def __post_init__(self) -> None:
         info = get_model_info(self.model)  # ValueError naming the known models
@@ -82,6 +85,13 @@ class TrainConfig:
             (self.save_every >= 0, f"save_every must be >= 0 minutes; got {self.save_every!r}"),
             (self.cache_mb >= 0, f"cache_mb must be >= 0; got {self.cache_mb!r}"),
             (self.threads is None or self.threads >= 1, f"threads must be >= 1; got {self.threads!r}"),
+            (isinstance(self.encoder_lr_scale, (int, float)) and not isinstance(self.encoder_lr_scale, bool)
+             and self.encoder_lr_scale > 0
+             and math.isfinite(self.encoder_lr_scale),
+             f"encoder lr scale must be a positive number (use freeze_encoder to freeze); got {self.encoder_lr_scale!r}"),
+            (isinstance(self.freeze_encoder, int) and not isinstance(self.freeze_encoder, bool)
+             and self.freeze_encoder >= 0,
+             f"freeze_encoder must be a whole number of epochs >= 0; got {self.freeze_encoder!r}"),
         ]
         for ok, message in checks:
             if not ok:
@@ -111,7 +121,8 @@ class TrainConfig:
 # Fields that may differ between a checkpoint's config and the config a run is resumed with.
 RESUMABLE_CHANGES = frozenset({"data_dir", "out_dir", "epochs", "patience", "workers", "device", "precision",
                                "compile", "deterministic", "image_size", "batch_size", "schedule", "time_budget",
-                               "save_every", "cache_mb", "threads", "init_from"})
+                               "save_every", "cache_mb", "threads", "init_from", "pretrained", "encoder_lr_scale",
+                               "freeze_encoder"})
 
 
 @dataclass(frozen=True)

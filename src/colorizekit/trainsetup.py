@@ -1,5 +1,5 @@
-"""Setting a training run up: the split, the model and optimizer (resumed or initialised from
-weights), the photo cache and loaders, the colour mode's fit on the photos, the learning-rate
+"""Setting a training run up: the split, the model and optimizer (resumed, initialised from
+weights, or with its encoder's pretrained weights), the photo cache and loaders, the colour mode's fit on the photos, the learning-rate
 schedule, and the state a resumed run continues from. `colorizekit.train` runs the loop on top.
 """
 
@@ -16,6 +16,8 @@ import torch
 from colorizekit import distributed as D
 from colorizekit.checkpoint import load_checkpoint, load_weights
 from colorizekit.defaults import cpu_cores
+from colorizekit.models import get_model_info
+from colorizekit.models.pretrained import PretrainedCfg, check_pretrained_available, load_pretrained_encoder
 from colorizekit.photocache import CACHE_SCALE, PhotoCache
 from colorizekit.runfiles import prepare_split, set_rng_state
 from colorizekit.schedule import Schedule
@@ -101,9 +103,12 @@ class RunSetup:
             raise ValueError(f"batch size {cfg.batch_size} (global) does not divide evenly across "
                              f"{ctx.world_size} processes")
         payload = self._load_resume_payload()
+        pretrained = self._pretrained_cfg(payload)
+        if pretrained is not None:
+            check_pretrained_available(pretrained)  # before anything is written (PretrainedError, one line)
         self.split = prepare_split(cfg.data_dir, cfg.val_fraction, cfg.seed, self.run_dir, self.resume, ctx,
                                    self.progress, self.log)
-        self._build_stepper(payload)
+        self._build_stepper(payload, pretrained)
         self._build_data()
         if payload is None and cfg.init_from is None:
             self._fit_mode()
@@ -124,15 +129,31 @@ class RunSetup:
         check_resume(payload, self.config, self.last_path)
         return payload
 
-    def _build_stepper(self, payload: dict[str, Any] | None) -> None:
+    def _pretrained_cfg(self, payload: dict[str, Any] | None) -> PretrainedCfg | None:
+        """The pretrained encoder a new run starts from: the model's, unless the run resumes, starts
+        from --init-from, or was asked not to (`pretrained=False`)."""
+        cfg = self.config
+        if payload is not None or cfg.init_from is not None or not cfg.pretrained:
+            return None
+        return get_model_info(cfg.model).pretrained_cfg
+
+    def _build_stepper(self, payload: dict[str, Any] | None, pretrained: PretrainedCfg | None) -> None:
         cfg = self.config
         self.stepper = Stepper(cfg.model, self.device, model_config=cfg.model_config, loss=cfg.loss,
                                precision=cfg.precision, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                               compile=cfg.compile, ctx=self.ctx, sync_bn=cfg.sync_bn, seed=cfg.seed)
+                               compile=cfg.compile, ctx=self.ctx, sync_bn=cfg.sync_bn, seed=cfg.seed,
+                               encoder_lr_scale=cfg.encoder_lr_scale)
+        if cfg.freeze_encoder and self.stepper.encoder is None:
+            raise ValueError(f"model {cfg.model!r} has no encoder; freeze_encoder applies to models with a "
+                             f"pretrained encoder")
         model = self.stepper.model
         if payload is not None:
             model.load_state_dict(payload["state_dict"])
             self.stepper.optimizer.load_state_dict(payload["optimizer"])
+            self.stepper.set_encoder_lr_scale(cfg.encoder_lr_scale)  # this run's, not the saved one
+        elif pretrained is not None:
+            path = load_pretrained_encoder(model, pretrained)
+            self.log(f"encoder initialised from the pretrained {pretrained.name} weights ({path})")
         elif cfg.init_from is not None:
             weights = load_weights(cfg.init_from, expected_model=cfg.model)
             if weights.model_config != dict(cfg.model_config):
@@ -265,6 +286,14 @@ class RunSetup:
             self.log(f"resuming {self.last_path} at {where}")
         self.schedule = self._make_schedule(saved_schedule, start_epoch, partial.step)
         return start_epoch, partial
+
+    def _freeze_for_epoch(self, epoch: int) -> None:
+        """Freeze the encoder in epochs 1 ... freeze_encoder, unfreeze it after (also on resume: the
+        state follows from the epoch alone)."""
+        frozen = epoch <= self.config.freeze_encoder
+        if self.stepper.set_encoder_frozen(frozen):
+            self.log(f"encoder frozen for epochs 1-{self.config.freeze_encoder}" if frozen
+                     else f"encoder unfrozen from epoch {epoch}")
 
     def _make_schedule(self, saved: dict[str, Any] | None, start_epoch: int, start_step: int) -> Schedule:
         cfg = self.config

@@ -6,8 +6,10 @@ import torch
 import colorizekit
 from colorizekit.models import get_model_info
 
-# The design's two models (exact, from the design documents) and colorizekit's own CPU model.
-EXPECTED_PARAMS = {"unet-rgb": 31_042_499, "jkspnet-lab": 17_639_339, "lite-unet-bins": 4_366_949}
+# The design's two models (exact, from the design documents), colorizekit's own CPU model and its
+# EfficientNet-Lite0-encoder model.
+EXPECTED_PARAMS = {"unet-rgb": 31_042_499, "jkspnet-lab": 17_639_339, "lite-unet-bins": 4_366_949,
+                   "effnet-lite-bins": 4_684_421}
 
 
 def test_registry_lists_every_model_with_a_known_size():

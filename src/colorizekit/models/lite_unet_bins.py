@@ -21,53 +21,18 @@ Spatial sizes must be multiples of 32.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from colorizekit.bins import BinsHead
+from colorizekit.models.blocks import GlobalContext, Up, conv_bn_relu
 from colorizekit.models.registry import ModelInfo, register_model
 
 DEFAULT_WIDTH = 32
 
 
-def _conv_bn_relu(in_ch: int, out_ch: int, *, stride: int = 1, kernel: int = 3) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_ch, out_ch, kernel_size=kernel, stride=stride, padding=kernel // 2, bias=False),
-        nn.BatchNorm2d(out_ch),
-        nn.ReLU(inplace=True),
-    )
-
-
 def _down(in_ch: int, out_ch: int) -> nn.Sequential:
     """A stride-2 3x3 conv, then a 3x3 conv."""
-    return nn.Sequential(_conv_bn_relu(in_ch, out_ch, stride=2), _conv_bn_relu(out_ch, out_ch))
-
-
-class _Up(nn.Module):
-    """Bilinear x2 upsampling, concatenation with the skip, a 3x3 conv."""
-
-    def __init__(self, in_ch: int, skip_ch: int, out_ch: int) -> None:
-        super().__init__()
-        self.conv = _conv_bn_relu(in_ch + skip_ch, out_ch)
-
-    def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
-        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
-        return self.conv(torch.cat([x, skip], dim=1))
-
-
-class GlobalContext(nn.Module):
-    """Pool features over the whole photo, two linear layers, and fuse the result into every position
-    (concatenation and a 1x1 conv)."""
-
-    def __init__(self, ch: int) -> None:
-        super().__init__()
-        self.mlp = nn.Sequential(nn.Linear(ch, ch), nn.ReLU(inplace=True), nn.Linear(ch, ch), nn.ReLU(inplace=True))
-        self.fuse = _conv_bn_relu(2 * ch, ch, kernel=1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        g = self.mlp(x.mean(dim=(2, 3)))  # (N, C)
-        g = g[:, :, None, None].expand_as(x)  # (N, C, h, w)
-        return self.fuse(torch.cat([x, g], dim=1))
+    return nn.Sequential(conv_bn_relu(in_ch, out_ch, stride=2), conv_bn_relu(out_ch, out_ch))
 
 
 class LiteUNetBins(nn.Module):
@@ -78,15 +43,15 @@ class LiteUNetBins(nn.Module):
         if not isinstance(width, int) or width < 4:
             raise ValueError(f"width must be an integer of at least 4; got {width!r}")
         c1, c2, c3, c4, c5 = width, 2 * width, 4 * width, 8 * width, 8 * width
-        self.stem = nn.Sequential(_conv_bn_relu(1, c1, stride=2), _conv_bn_relu(c1, c1))
+        self.stem = nn.Sequential(conv_bn_relu(1, c1, stride=2), conv_bn_relu(c1, c1))
         self.down2 = _down(c1, c2)
         self.down3 = _down(c2, c3)
         self.down4 = _down(c3, c4)
         self.down5 = _down(c4, c5)
         self.context = GlobalContext(c5)
-        self.up4 = _Up(c5, c4, c4)
-        self.up3 = _Up(c4, c3, c3)
-        self.up2 = _Up(c3, c2, c2)
+        self.up4 = Up(c5, c4, c4)
+        self.up3 = Up(c4, c3, c3)
+        self.up2 = Up(c3, c2, c2)
         self.head = BinsHead(c2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

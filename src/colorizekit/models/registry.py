@@ -11,6 +11,7 @@ from typing import Any, Callable
 
 from torch import nn
 
+from colorizekit.models.pretrained import PretrainedCfg
 from colorizekit.modes import ColorMode, get_color_mode
 from colorizekit.registries import Registry
 
@@ -25,6 +26,7 @@ class ModelInfo:
     description: str  # one line for `colorizekit info` and `GET /api/models`
     output_stride: int = 1  # the output is (H / output_stride, W / output_stride) for an (H, W) input
     cpu_channels_last: bool = False  # channels_last memory layout is faster for it on the CPU (measured)
+    pretrained_cfg: PretrainedCfg | None = None  # the pretrained encoder training starts from (models.pretrained)
 
     @property
     def mode(self) -> ColorMode:
