@@ -260,3 +260,37 @@ def test_kodak_plumbing(shared_data, make_weights, tmp_path):
         assert r.baseline.cf == 0.0 and 0 < r.original.cf and math.isfinite(r.colorized.uiqm)
     summary = _strict_json(write_report(result, tmp_path / "kodak").summary_json)
     _check_summary_schema(summary, "jkspnet-lab", 2)
+
+
+DESIGN_MODELS = ("unet-rgb", "jkspnet-lab", "lite-unet-bins")  # one per colour mode: rgb, lab, ab-bins
+
+
+@pytest.mark.parametrize("protocol", ["full", "design"])
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+@pytest.mark.parametrize("model", DESIGN_MODELS)
+def test_every_backend_and_protocol_works_or_is_refused_before_any_work(photo_dir, exported, tmp_path, capsys,
+                                                                         model, backend, protocol):
+    """Through the CLI, every combination evaluate offers: it scores the photos, or (only the design protocol
+    of an RGB model through ONNX, whose export gives ab, not the model's own RGB) one line and no report."""
+    weights, onnx_file = exported(model)
+    given = onnx_file if backend == "onnx" else weights
+    out = tmp_path / "report"
+    status = main(["evaluate", str(photo_dir), "--weights", str(given), "--backend", backend, "--protocol", protocol,
+                   "--size", "64", "--limit", "2", "-o", str(out)])
+    err = capsys.readouterr().err.strip()
+    if backend == "onnx" and protocol == "design" and model == "unet-rgb":
+        assert status == 2 and "\n" not in err and "use the torch backend" in err
+        assert not out.exists()
+        return
+    assert status == 0, err
+    summary = _strict_json(out / "summary.json")
+    assert summary["protocol"] == protocol and summary["images"] == 2
+
+
+@pytest.mark.parametrize("model", ["jkspnet-lab", "lite-unet-bins"])
+def test_the_design_protocol_through_onnx_matches_torch(photo_dir, exported, model):
+    weights, onnx_file = exported(model)
+    by = {backend: evaluate(photo_dir, weights=w, backend=backend, protocol="design", limit=2, progress=False)
+          for backend, w in (("torch", weights), ("onnx", onnx_file))}
+    for a, b in zip(by["torch"].images, by["onnx"].images):
+        assert a.colorized.ciede2000 == pytest.approx(b.colorized.ciede2000, abs=0.05)

@@ -35,8 +35,9 @@ from PIL import Image
 
 from colorizekit import bins, color, metrics
 from colorizekit.checkpoint import weights_by_model
-from colorizekit.imageio import to_uint8
+from colorizekit.defaults import DEFAULT_BACKEND
 from colorizekit.figures import thumbnail
+from colorizekit.imageio import to_uint8
 from colorizekit.models import get_model_info
 from colorizekit.tables import metric_table
 
@@ -169,11 +170,26 @@ def _json_values(values: MetricValues) -> dict[str, float | None]:
 # -- the work -----------------------------------------------------------------------------------------
 
 def _make_colorizer(model: str | None, weights, device, size: int | None, batch_size: int,
-                    vividness: float | None = None, saturation: float | None = None):
+                    vividness: float | None = None, saturation: float | None = None, backend: str = DEFAULT_BACKEND):
     from colorizekit.colorize import Colorizer
 
     return Colorizer(model=model, weights=weights, device=device, size=size, batch_size=batch_size,
-                     vividness=vividness, saturation=saturation)
+                     vividness=vividness, saturation=saturation, backend=backend)
+
+
+def check_protocol(protocol: str, colorizer) -> None:
+    """ValueError, before any work, for a protocol that `colorizer` cannot be scored under."""
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
+    if protocol != "design":
+        return
+    multiple = colorizer.info.size_multiple
+    if DESIGN_SIZE % multiple:
+        raise ValueError(f"model {colorizer.model_name!r} needs sides that are multiples of {multiple}; "
+                         f"the design protocol's {DESIGN_SIZE} x {DESIGN_SIZE} is not")
+    if colorizer.backend.name != "torch" and not colorizer.mode.joins_input_l:
+        raise ValueError(f"the design protocol scores {colorizer.model_name}'s own RGB output, which its "
+                         f"{colorizer.backend.name} export does not give (it gives ab); use the torch backend")
 
 
 def _find(source: str | os.PathLike | Sequence[str | os.PathLike],
@@ -214,17 +230,18 @@ def _design_resize(rgb: np.ndarray) -> torch.Tensor:
 
 @torch.inference_mode()
 def _design_colorize(colorizer, originals: list[torch.Tensor]) -> list[torch.Tensor]:
-    """The design protocol's colorization of 128 x 128 originals (1, 3, 128, 128) -> same shape, float64."""
-    multiple = colorizer.info.size_multiple
-    if DESIGN_SIZE % multiple:
-        raise ValueError(f"model {colorizer.model_name!r} needs sides that are multiples of {multiple}; "
-                         f"the design protocol's {DESIGN_SIZE} x {DESIGN_SIZE} is not")
+    """The design protocol's colorization of 128 x 128 originals (1, 3, 128, 128) -> same shape, float64:
+    the torch model's output in fp32 as the design computes it; through another backend (which gives ab),
+    that ab joined with the input's L, the same image for the modes that join it (`check_protocol`)."""
     mode, out = colorizer.mode, []
     for start in range(0, len(originals), colorizer.batch_size):
         rgb = torch.cat(originals[start:start + colorizer.batch_size]).to(colorizer.device, torch.float32)
         x = mode.input_from_rgb(rgb)
-        rgb = color.saturate_rgb(mode.output_to_rgb(colorizer.model(x), x, **colorizer.decode_options),
-                                 colorizer.saturation)
+        if colorizer.backend.name == "torch":
+            rgb = mode.output_to_rgb(colorizer.model(x), x, **colorizer.decode_options)
+        else:
+            rgb = mode.ab_to_rgb(colorizer.backend.predict(x, colorizer.decode_options).to(x.device), x)
+        rgb = color.saturate_rgb(rgb, colorizer.saturation)
         out += list(rgb.double().cpu().split(1))
     return out
 
@@ -341,11 +358,12 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
              weights: str | os.PathLike | None = None, size: int | None = None, protocol: str = "full",
              batch_size: int = 4, device: str | torch.device | None = None, limit: int | None = None,
              progress: bool | None = None, preview_height: int | None = PREVIEW_HEIGHT,
-             colorizer=None, vividness: float | None = None, saturation: float | None = None) -> EvaluationResult:
+             colorizer=None, vividness: float | None = None, saturation: float | None = None,
+             backend: str = DEFAULT_BACKEND) -> EvaluationResult:
     """Colorize the grayscale version of each colour photo in `source` and compare it with the photo.
 
     source: a folder (searched recursively), a file, a glob, or a list of them.
-    model, weights, size, batch_size, device, vividness, saturation: as for `colorizekit.colorize.Colorizer`
+    model, weights, size, batch_size, device, vividness, saturation, backend: as for `colorizekit.colorize.Colorizer`
         (or pass a ready `colorizer`, which then wins); weights=None uses the shipped weights; a vividness
         is refused for a model without a bins head. The result records the vividness and saturation used.
     protocol: "full" (each photo at its own resolution) or "design" (128 x 128, as the design's test).
@@ -360,7 +378,8 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
     if protocol not in PROTOCOLS:
         raise ValueError(f"unknown protocol {protocol!r}; expected one of {', '.join(PROTOCOLS)}")
     if colorizer is None:
-        colorizer = _make_colorizer(model, weights, device, size, batch_size, vividness, saturation)
+        colorizer = _make_colorizer(model, weights, device, size, batch_size, vividness, saturation, backend)
+    check_protocol(protocol, colorizer)
     found, failed = _find(source, limit)
     if not found and not failed:
         raise ValueError(f"{source}: no images found")
@@ -428,8 +447,9 @@ def compare(source: str | os.PathLike | Sequence[str | os.PathLike], models: Seq
             size: int | None = None, protocol: str = "full", batch_size: int = 4,
             device: str | torch.device | None = None, limit: int | None = None,
             progress: bool | None = None, preview_height: int | None = PREVIEW_HEIGHT,
-            vividness: float | None = None, saturation: float | None = None) -> Comparison:
-    """`evaluate` each model on the same photos.
+            vividness: float | None = None, saturation: float | None = None,
+            backend: str = DEFAULT_BACKEND) -> Comparison:
+    """`evaluate` each model on the same photos (every model through `backend`).
 
     weights: {model: file}, or a list of files (their model read from each) or "NAME=FILE" items, as
         `checkpoint.weights_by_model` reads them; a model without one uses its shipped weights.
@@ -448,8 +468,11 @@ def compare(source: str | os.PathLike | Sequence[str | os.PathLike], models: Seq
     if unknown:
         raise ValueError(f"weights given for {sorted(unknown)}, which are not among the models {list(models)}")
     colorizers = [_make_colorizer(m, weights.get(m), device, size, batch_size,
-                                  vividness if get_model_info(m).mode.supports_vividness else None, saturation)
+                                  vividness if get_model_info(m).mode.supports_vividness else None, saturation,
+                                  backend)
                   for m in models]  # fail early
+    for c in colorizers:
+        check_protocol(protocol, c)
     return Comparison(tuple(
         evaluate(source, protocol=protocol, limit=limit, progress=progress, preview_height=preview_height,
                  colorizer=c) for c in colorizers))

@@ -27,6 +27,7 @@ class ColorMode:
     name: str
     default_loss: str  # the registered loss (colorizekit.losses) that trains models of this mode
     supports_vividness = False  # whether decoding has a vividness control
+    joins_input_l = True  # whether the colour image is the input's L joined with the predicted ab (`ab_to_rgb`)
 
     @property
     def out_channels(self) -> int:
@@ -70,7 +71,11 @@ class ColorMode:
         """Model output and its input -> the colour image (N, 3, H, W) at the input's size, clamped to
         [0, 1], as the design's test: the predicted ab (upsampled when the model predicts at a lower
         resolution) joined with the input's L."""
-        ab = self.output_to_ab(out, **options)
+        return self.ab_to_rgb(self.output_to_ab(out, **options), inp)
+
+    def ab_to_rgb(self, ab: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
+        """Predicted ab (N, 2, h, w) in Lab units and the model input (N, 1, H, W) -> the colour image
+        (N, 3, H, W) in [0, 1]: ab upsampled bilinearly to (H, W) when smaller, joined with the input's L."""
         if ab.shape[-2:] != inp.shape[-2:]:
             ab = F.interpolate(ab, size=inp.shape[-2:], mode="bilinear", align_corners=False)
         lab = torch.cat([color.denormalize_l(inp.float()), ab], dim=1)
@@ -83,6 +88,7 @@ class RGBMode(ColorMode):
     name = "rgb"
     default_loss = "mse"
     out_channels = 3  # type: ignore[assignment]
+    joins_input_l = False  # the model's own RGB, lightness included
 
     def input_from_rgb(self, rgb: torch.Tensor) -> torch.Tensor:
         return color.rgb_to_gray(rgb)

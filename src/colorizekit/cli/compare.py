@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from colorizekit.cli.options import SIZE_DEFAULT, add_device_options, parse_saturation, parse_vividness
-from colorizekit.defaults import DEFAULT_SATURATION, DEFAULT_VIVIDNESS, MAX_SATURATION
+from colorizekit.cli.options import BACKEND_HELP, SIZE_DEFAULT, add_device_options, parse_saturation, parse_vividness
+from colorizekit.defaults import BACKENDS, DEFAULT_BACKEND, DEFAULT_SATURATION, DEFAULT_VIVIDNESS, MAX_SATURATION
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -31,6 +31,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--saturation", type=parse_saturation, metavar="S",
                    help=f"factor on the predicted chroma for every model: 0 gray, 1 as predicted, up to "
                         f"{MAX_SATURATION:g} (default: each model's measured default, else {DEFAULT_SATURATION:g})")
+    p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=BACKEND_HELP)
     add_device_options(p)
     p.set_defaults(func=run)
 
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     comparison = compare(args.source, models, weights=args.weights, size=args.size, protocol=args.protocol,
                          batch_size=args.batch_size, device=args.device, limit=args.limit,
-                         vividness=args.vividness, saturation=args.saturation)
+                         vividness=args.vividness, saturation=args.saturation, backend=args.backend)
     for line in failed_lines(comparison.results[0]):
         print(line, file=sys.stderr)
     if not comparison.results[0].images:

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from colorizekit.cli.options import (
+    BACKEND_HELP,
     MODEL_HELP,
     SATURATION_HELP,
     SIZE_DEFAULT,
@@ -14,6 +15,7 @@ from colorizekit.cli.options import (
     parse_saturation,
     parse_vividness,
 )
+from colorizekit.defaults import BACKENDS, DEFAULT_BACKEND
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -32,6 +34,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--protocol", choices=["full", "design"], default="full",
                    help="full: each photo at its own resolution; design: 128 x 128 as the design's test "
                         "(default: full)")
+    p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=BACKEND_HELP)
     add_device_options(p)
     p.add_argument("--limit", type=int, help="evaluate only the first N photos")
     p.add_argument("--grid-count", type=int, default=3, help="worst and best photos shown in worst_best.png (default: 3)")
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
 
     result = evaluate(args.source, args.model, weights=args.weights, size=args.size, protocol=args.protocol,
                       batch_size=args.batch_size, device=args.device, limit=args.limit, vividness=args.vividness,
-                      saturation=args.saturation)
+                      saturation=args.saturation, backend=args.backend)
     for line in failed_lines(result):
         print(line, file=sys.stderr)
     if not result.images:
