@@ -139,6 +139,7 @@ def colorize_files_ray(inputs: Sequence[str | os.PathLike], out_dir: str | os.Pa
     """
     from tqdm import tqdm
 
+    require_ray()  # before anything is written
     inputs, out = [os.fspath(i) for i in inputs], os.fspath(out_dir)
     if settings.format is not None:
         from colorizekit.imageio import output_format
@@ -173,11 +174,11 @@ def _run(ray, state: JobState, spec: ColorizerSpec, settings: OutputSettings, op
          report: RayColorizeReport, fail: Callable[[str, str], None], progress: bool | None) -> None:
     from tqdm import tqdm
 
-    workers = _worker_count(ray, options)
     todo = _todo(ray, state, report, fail)
     total = todo.count()
     if total == 0:
         return
+    workers = min(_worker_count(ray, options), -(-total // options.photos_per_task))  # no worker without work
     # blocks for every worker, made now: once the actors hold every CPU, no other task could run
     todo = todo.repartition(target_num_rows_per_block=options.photos_per_task).materialize()
     results = todo.map_batches(
