@@ -3,7 +3,8 @@
 1. List the inputs into the job's `jobs.parquet`, a chunk at a time (`listing`);
 2. read it as a Ray dataset, refuse clashing outputs (`clashes`), leave out the photos the job's
    ledger has finished (by the digests of their locations, `state.digests`: no shuffle);
-3. stream the rest through a pool of `ColorizeWorker` actors, one model each;
+3. stream the rest through a pool of `ColorizeWorker` actors, one model each (Ray Data restarts an
+   actor that dies, a killed process or a lost node, and retries its task: `worker` makes that safe);
 4. follow the small rows they return: a tqdm bar over finished photos, each failure told as it comes;
 5. write failures.csv and return a report whose summary is `colorize_files`' line.
 """
@@ -27,7 +28,6 @@ from colorizekit.distributed_batch.listing import write_listing
 from colorizekit.distributed_batch.state import DIGEST, JobState, RowStatus, finished_digests
 from colorizekit.distributed_batch.worker import ColorizeWorker
 
-_TASK_RETRIES = 4  # a task whose worker dies (a killed process, a lost node) is retried this often
 _READ_BLOCKS = 64  # at most this many blocks when reading the listing and the ledger
 RAY_MISSING = "--engine ray needs Ray Data: pip install 'colorizekit[ray]'"
 
@@ -186,8 +186,7 @@ def _run(ray, state: JobState, spec: ColorizerSpec, settings: OutputSettings, op
         compute=ray.data.ActorPoolStrategy(size=workers),
         fn_constructor_kwargs={"spec": spec, "settings": settings, "state": state,
                                "threads": options.threads_per_worker},
-        num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker or None,
-        ray_remote_args_fn=lambda: {"max_task_retries": _TASK_RETRIES})
+        num_cpus=options.cpus_per_worker, num_gpus=options.gpus_per_worker or None)
     show = progress if progress is not None else total > 3
     with tqdm(total=total, unit="photo", disable=not show, desc=f"colorizing on {workers} Ray worker(s)") as bar:
         for batch in results.iter_batches(batch_size=None, batch_format="pyarrow"):
