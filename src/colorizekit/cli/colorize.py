@@ -64,8 +64,8 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
                                                "--cpus-per-worker, or its GPUs / --gpus-per-worker)")
     g.add_argument("--cpus-per-worker", type=float, help="CPUs (and torch threads) per worker (default: 1)")
     g.add_argument("--gpus-per-worker", type=float, help="GPUs per worker, fractions share one (default: 0)")
-    g.add_argument("--photos-per-task", type=int, help="photos a worker takes at a time; what a lost worker "
-                                                       "redoes (default: 64)")
+    g.add_argument("--photos-per-task", type=int, help="photos a worker takes at a time, rounded up to whole "
+                                                       "--batch-size batches; what a lost worker redoes (default: 64)")
 
 
 def _run_ray(args: argparse.Namespace) -> int:

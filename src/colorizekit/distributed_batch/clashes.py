@@ -5,7 +5,9 @@ file keys (its photo's and its output's) are hashed on the cluster to 64 bits; t
 only these hashes (16 bytes a job), finds the repeated ones with numpy, and brings the few jobs that
 carry one to the driver, where `refuse_clashes` decides among them on the exact keys, in listing
 order, exactly as it does for the local engine (a hash collision only brings an innocent job along,
-which `refuse_clashes` then keeps).
+which `refuse_clashes` then keeps). Each job kept is then given the prediction batch `colorize_files`
+would put it in, so that workers batch photos as the local engine does: a photo's predicted colour may
+differ in its last bits with the photos it is batched with.
 """
 
 from __future__ import annotations
@@ -49,16 +51,31 @@ def with_keys(batch: pa.Table) -> pa.Table:
     return batch
 
 
-def refuse(jobs):  # (ray.data.Dataset from `with_keys`, materialized) -> (Dataset, problems)
-    """The jobs less those `refuse_clashes` drops, and (source, reason) for the refused ones."""
+def refuse(jobs, batch_size: int):  # (ray.data.Dataset from `with_keys`, materialized) -> (Dataset, problems)
+    """The jobs less those `refuse_clashes` drops, each with the `batch` `colorize_files` would predict it
+    in (its rank among the jobs kept // `batch_size`), and (source, reason) for the refused ones."""
+    dropped, problems = _dropped(jobs)
+
+    def keep(batch: pa.Table) -> pa.Table:
+        batch = batch.filter(pc.invert(pc.is_in(batch["seq"], pa.array(dropped, pa.int64()))))
+        seq = batch["seq"].to_numpy()
+        rank = seq - np.searchsorted(dropped, seq)  # jobs kept before this one
+        return batch.append_column("batch", pa.array(rank // batch_size, pa.int64()))
+
+    return jobs.map_batches(keep, batch_format="pyarrow"), problems
+
+
+def _dropped(jobs) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """The sorted seqs of the jobs `refuse_clashes` drops, and its problems."""
+    none = np.zeros(0, np.int64)
     parts = [np.concatenate([b["source_hash"], b["target_hash"]])
              for b in jobs.select_columns(["source_hash", "target_hash"]).iter_batches(batch_format="numpy")]
     if not parts:
-        return jobs, []
+        return none, []
     values, counts = np.unique(np.concatenate(parts), return_counts=True)
     repeated = pa.array(values[counts > 1], pa.uint64())
     if len(repeated) == 0:
-        return jobs, []
+        return none, []
 
     def involved(batch: pa.Table) -> pa.Table:
         return batch.filter(pc.or_(pc.is_in(batch["source_hash"], repeated), pc.is_in(batch["target_hash"], repeated)))
@@ -66,11 +83,4 @@ def refuse(jobs):  # (ray.data.Dataset from `with_keys`, materialized) -> (Datas
     rows = sorted((_Job(r) for r in jobs.map_batches(involved, batch_format="pyarrow").take_all()),
                   key=lambda j: j.seq)
     kept, problems = refuse_clashes(rows, key=lambda named: named.key)
-    dropped = pa.array(sorted({j.seq for j in rows} - {j.seq for j in kept}), pa.int64())
-    if len(dropped) == 0:
-        return jobs, problems
-
-    def keep(batch: pa.Table) -> pa.Table:
-        return batch.filter(pc.invert(pc.is_in(batch["seq"], dropped)))
-
-    return jobs.map_batches(keep, batch_format="pyarrow"), problems
+    return np.array(sorted({j.seq for j in rows} - {j.seq for j in kept}), np.int64), problems

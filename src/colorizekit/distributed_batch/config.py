@@ -53,7 +53,8 @@ class RayOptions:
     workers: int | None = None  # actors, each with one model; None: the cluster's CPUs (or GPUs) / per worker
     cpus_per_worker: float = 1.0  # CPUs reserved per actor; its torch threads are this, rounded, at least 1
     gpus_per_worker: float = 0.0  # GPUs per actor (fractions share a GPU); 0: CPU only
-    photos_per_task: int = 64  # photos a worker takes at a time; one ledger part each (what a lost worker redoes)
+    photos_per_task: int = 64  # photos a worker takes at a time, rounded up to whole prediction batches;
+    # one ledger part each (what a lost worker redoes)
 
     def __post_init__(self) -> None:
         if self.workers is not None and self.workers < 1:

@@ -99,10 +99,10 @@ def _parquet(ray, locations: list[str], columns: list[str] | None = None):
                              fn_kwargs={"columns": columns})
 
 
-def _todo(ray, state: JobState, report: RayColorizeReport, fail: Callable[[str, str], None]):
+def _todo(ray, state: JobState, batch_size: int, report: RayColorizeReport, fail: Callable[[str, str], None]):
     """The listing as a dataset, less clashes and less what the ledger has finished (materialized)."""
     jobs = _parquet(ray, [state.listing]).map_batches(clashes.with_keys, batch_format="pyarrow").materialize()
-    jobs, refused = clashes.refuse(jobs)
+    jobs, refused = clashes.refuse(jobs, batch_size)
     for source, reason in refused:
         fail(source, reason)
     parts = state.ledger_parts()
@@ -174,15 +174,17 @@ def _run(ray, state: JobState, spec: ColorizerSpec, settings: OutputSettings, op
          report: RayColorizeReport, fail: Callable[[str, str], None], progress: bool | None) -> None:
     from tqdm import tqdm
 
-    todo = _todo(ray, state, report, fail)
+    todo = _todo(ray, state, spec.batch_size, report, fail)
     total = todo.count()
     if total == 0:
         return
-    workers = min(_worker_count(ray, options), -(-total // options.photos_per_task))  # no worker without work
-    # blocks for every worker, made now: once the actors hold every CPU, no other task could run
-    todo = todo.repartition(target_num_rows_per_block=options.photos_per_task).materialize()
+    per_task = -(-options.photos_per_task // spec.batch_size) * spec.batch_size  # whole prediction batches
+    workers = min(_worker_count(ray, options), -(-total // per_task))  # no worker without work
+    # blocks of exactly `per_task` jobs, so that the prediction batches are whole (on a fresh run), made
+    # now: once the actors hold every CPU, no other task could run
+    todo = todo.repartition(target_num_rows_per_block=per_task, strict=True).materialize()
     results = todo.map_batches(
-        ColorizeWorker, batch_size=options.photos_per_task, batch_format="pyarrow",
+        ColorizeWorker, batch_size=per_task, batch_format="pyarrow",
         compute=ray.data.ActorPoolStrategy(size=workers),
         fn_constructor_kwargs={"spec": spec, "settings": settings, "state": state,
                                "threads": options.threads_per_worker},

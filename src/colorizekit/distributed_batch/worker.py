@@ -1,13 +1,14 @@
 """The Ray Data actor: one colorizer per worker, a task's photos read, colorized and written in place.
 
-Each call takes a block of jobs (the listing's rows), does them in batches of the colorizer's
-`batch_size` with `colorize_files`' own pipeline (`load_image`, `Colorizer.colorize_loaded`,
+Each call takes a block of jobs (the listing's rows), does them in the prediction batches the local
+engine would form (the jobs' `batch`, `clashes.refuse`) with `colorize_files`' own pipeline (`load_image`, `Colorizer.colorize_loaded`,
 `write_colorized`), writes the task's ledger part after its outputs, and returns the part's rows: the
 driver only ever sees these small rows, never a decoded photo.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import time
@@ -74,13 +75,13 @@ class ColorizeWorker:
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
 
     def __call__(self, batch: pa.Table) -> pa.Table:
-        jobs = batch.select(["source", "location", "output", "target", "format"]).to_pylist()
+        jobs = batch.select(["source", "location", "output", "target", "format", "batch"]).to_pylist()
         part = self.state.part_for([j["location"] for j in jobs])
         if storage.exists(part):  # Ray retried this task after its worker died: it is done
             return self.state.read_part(part)
         rows: list[dict] = []
-        for start in range(0, len(jobs), self.colorizer.batch_size):
-            rows += self._colorize(jobs[start:start + self.colorizer.batch_size])
+        for _, group in itertools.groupby(jobs, key=lambda j: j["batch"]):  # the local engine's batches
+            rows += self._colorize(list(group))
         table = pa.Table.from_pylist(rows, schema=LEDGER_SCHEMA)
         self.state.write_part(part, table)
         return table
