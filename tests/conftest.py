@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+# ../shared/data beside the project; COLORIZEKIT_SHARED_DATA points elsewhere (a git worktree in another folder)
+SHARED_DATA = Path(os.environ.get("COLORIZEKIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def synthetic_rgb(height: int = 48, width: int = 64, seed: int = 0) -> np.ndarray:

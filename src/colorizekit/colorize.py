@@ -12,9 +12,10 @@ from __future__ import annotations
 import os
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -254,14 +255,25 @@ class _Job:
     format: str  # the output's format (Pillow name)
 
 
+_JobT = TypeVar("_JobT")
+
+
+def output_for(source: PurePath, relative: PurePath, out_dir: PurePath,
+               format: str | None = None) -> tuple[PurePath, str]:
+    """Where the colour version of `source` goes and its format: `out_dir / relative` with the suffix of
+    `imageio.output_format`'s format (`format` when given, else the input's; PNG for BMP, GIF and
+    unknown suffixes). Works on local paths and on the posix paths of other filesystems alike."""
+    fmt = output_format(format_of_suffix(source), format)
+    return (out_dir / relative).with_suffix(output_suffix(fmt, source.suffix)), fmt
+
+
 def plan_outputs(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike,
                  format: str | None = None) -> tuple[list[_Job], list[tuple[str, str]]]:
     """Map inputs (files, folders, globs) to output paths in `out_dir`.
 
-    A folder's photos keep their paths relative to it; a file keeps its name. The format is
-    `imageio.output_format`'s: `format` when given, else the input's (PNG for BMP, GIF and unknown
-    suffixes), with a suffix to match. Returns the jobs and (input, reason) for inputs that cannot
-    be done: nothing matched, or the output would overwrite an input or another output.
+    A folder's photos keep their paths relative to it; a file keeps its name (`output_for` gives the
+    output's name and format). Returns the jobs and (input, reason) for inputs that cannot be done:
+    nothing matched, or the output would overwrite an input or another output (`refuse_clashes`).
     """
     out_dir = Path(out_dir)
     if format is not None:
@@ -273,22 +285,33 @@ def plan_outputs(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
         problems += [(str(item), m) for m in messages]
         root = Path(item) if Path(item).is_dir() else None
         for p in paths:
-            rel = p.relative_to(root) if root is not None else Path(p.name)
-            fmt = output_format(format_of_suffix(p), format)
-            jobs.append(_Job(p, (out_dir / rel).with_suffix(output_suffix(fmt, p.suffix)), fmt))
-    sources = {j.source.resolve() for j in jobs}
-    seen: dict[Path, Path] = {}
-    kept = []
+            output, fmt = output_for(p, p.relative_to(root) if root is not None else Path(p.name), out_dir, format)
+            jobs.append(_Job(p, Path(output), fmt))
+    kept, refused = refuse_clashes(jobs, key=lambda path: path.resolve())
+    return kept, problems + refused
+
+
+def refuse_clashes(jobs: Sequence[_JobT], key: Callable[[Any], Hashable]) -> tuple[list[_JobT], list[tuple[str, str]]]:
+    """Jobs (with `.source` and `.output`, in order) less the ones that cannot be done, and why.
+
+    A photo named twice is done once (silently); a job whose output would overwrite an input, or is
+    already another job's output, is refused with a reason. `key` says when two paths are the same file.
+    """
+    sources = {key(j.source) for j in jobs}
+    seen: dict[Hashable, Any] = {}  # output key -> the key of the source that writes it
+    kept_sources: set[Hashable] = set()
+    kept, problems = [], []
     for job in jobs:
-        target = job.output.resolve()
-        if job.source.resolve() in seen.values():
+        target, source = key(job.output), key(job.source)
+        if source in kept_sources:
             continue  # the same photo named twice
         if target in sources:
             problems.append((str(job.source), f"output {job.output} would overwrite an input; choose another -o"))
         elif target in seen:
             problems.append((str(job.source), f"output {job.output} is also the output of {seen[target]}"))
         else:
-            seen[target] = job.source.resolve()
+            seen[target] = source
+            kept_sources.add(source)
             kept.append(job)
     return kept, problems
 
@@ -342,19 +365,33 @@ def colorize_files(colorizer: Colorizer, inputs: Sequence[str | os.PathLike], ou
             continue
         outputs = colorizer.colorize_loaded([im for _, im in batch])
         for (job, im), rgb in zip(batch, outputs):
-            try:
-                _write_output(job.output, job.format, rgb, im, quality, output_bit_depth(im.bit_depth, job.format))
-                if side_by_side_too:
-                    pair = job.output.with_name(f"{job.output.stem}_side_by_side{job.output.suffix}")
-                    _write_output(pair, job.format, side_by_side(im.gray, rgb), im, quality, bit_depth=8)
+            reason = write_colorized(job.source, job.output, job.format, im, rgb, quality=quality,
+                                     side_by_side_too=side_by_side_too)
+            if reason is None:
                 report.done.append(job.output)
-            except (OSError, ValueError) as exc:
-                fail(str(job.source), f"{job.source.name}: cannot write {job.output}: {exc}")
+            else:
+                fail(str(job.source), reason)
             bar.update(1)
     bar.close()
     return report
 
 
-def _write_output(path: Path, fmt: str, rgb: np.ndarray, source: LoadedImage, quality: int, bit_depth: int) -> None:
-    save_image(path, rgb, format=fmt, bit_depth=bit_depth, exif=source.exif, icc_profile=source.icc_profile,
-               quality=quality)
+def write_colorized(source: PurePath, output: PurePath, fmt: str, image: LoadedImage, rgb: np.ndarray, *,
+                    quality: int = 95, side_by_side_too: bool = False, save: Callable[..., None] = save_image
+                    ) -> str | None:
+    """Write one colorized photo `rgb` of `image` (read from `source`) to `output` in `fmt`, with the
+    source's EXIF and ICC profile, 16-bit where `imageio.output_bit_depth` says, and with
+    `side_by_side_too` also `<name>_side_by_side` (8-bit). `save(path, rgb, format=, bit_depth=, exif=,
+    icc_profile=, quality=)` writes one file (`save_image`, atomically, by default). Returns None, or
+    the one-line reason the output could not be written."""
+    def write(path: PurePath, pixels: np.ndarray, bit_depth: int) -> None:
+        save(path, pixels, format=fmt, bit_depth=bit_depth, exif=image.exif, icc_profile=image.icc_profile,
+             quality=quality)
+
+    try:
+        write(output, rgb, output_bit_depth(image.bit_depth, fmt))
+        if side_by_side_too:
+            write(output.with_name(f"{output.stem}_side_by_side{output.suffix}"), side_by_side(image.gray, rgb), 8)
+    except (OSError, ValueError) as exc:
+        return f"{source.name}: cannot write {output}: {exc}"
+    return None

@@ -44,7 +44,52 @@ def add(sub: argparse._SubParsersAction) -> None:
     add_device_options(p, "photos predicted together")
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="network precision; auto = bf16 where the GPU/CPU runs it natively, else fp32")
+    _add_engine_options(p)
     p.set_defaults(func=run)
+
+
+# -- --engine ray: batch colorization on Ray Data (colorizekit.distributed_batch) ----------------------
+
+_RAY_ONLY = ("address", "workers", "cpus_per_worker", "gpus_per_worker", "photos_per_task")
+
+
+def _add_engine_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("engine", "--engine ray spreads the work over a Ray cluster (needs colorizekit[ray]); "
+                                       "INPUT may then also be a manifest: a .csv or .parquet file with a 'path' "
+                                       "column (local paths or URIs), and -o a URI such as s3://bucket/out")
+    g.add_argument("--engine", choices=("local", "ray"), default="local", help="local: this process (default); "
+                   "ray: Ray Data, resumable (state in OUT/.colorizekit-ray/)")
+    g.add_argument("--address", help="Ray cluster to run on (auto, host:6379, ray://host:10001; default: a local Ray)")
+    g.add_argument("--workers", type=int, help="Ray workers, one model each (default: the cluster's CPUs / "
+                                               "--cpus-per-worker, or its GPUs / --gpus-per-worker)")
+    g.add_argument("--cpus-per-worker", type=float, help="CPUs (and torch threads) per worker (default: 1)")
+    g.add_argument("--gpus-per-worker", type=float, help="GPUs per worker, fractions share one (default: 0)")
+    g.add_argument("--photos-per-task", type=int, help="photos a worker takes at a time, rounded up to whole "
+                                                       "--batch-size batches; what a lost worker redoes (default: 64)")
+
+
+def _run_ray(args: argparse.Namespace) -> int:
+    from colorizekit.distributed_batch import ColorizerSpec, OutputSettings, RayOptions, colorize_files_ray
+
+    given = {name: getattr(args, name) for name in _RAY_ONLY if getattr(args, name) is not None}
+    spec = ColorizerSpec(model=args.model, weights=args.weights, device=args.device, size=args.size,
+                         batch_size=args.batch_size, precision=args.precision, vividness=args.vividness,
+                         saturation=args.saturation, backend=args.backend)
+    settings = OutputSettings(format=args.format, quality=args.quality, overwrite=args.overwrite,
+                              side_by_side_too=args.side_by_side)
+    try:
+        report = colorize_files_ray(args.inputs, args.out, spec=spec, settings=settings, options=RayOptions(**given),
+                                    on_error=lambda source, reason: print(f"failed: {reason}", file=sys.stderr))
+    except KeyboardInterrupt:
+        print(f"stopped; run the same command again to finish the rest (state in {args.out}/.colorizekit-ray/)",
+              file=sys.stderr)
+        raise
+    if report.skipped:
+        print(f"{report.skipped} existing output(s) kept; pass --overwrite to replace them", file=sys.stderr)
+    if report.failed:
+        print(f"failures listed in {report.state}/failures.csv", file=sys.stderr)
+    print(f"{report.summary()} -> {args.out}")
+    return 1 if report.failed else 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,6 +101,11 @@ def run(args: argparse.Namespace) -> int:
 
     if not 1 <= args.quality <= 100:
         raise ValueError(f"--quality must be between 1 and 100, got {args.quality}")
+    if args.engine == "ray":
+        return _run_ray(args)
+    ray_only = [f"--{name.replace('_', '-')}" for name in _RAY_ONLY if getattr(args, name) is not None]
+    if ray_only:
+        raise ValueError(f"{', '.join(ray_only)} need(s) --engine ray")
     colorizer = Colorizer(model=args.model, weights=args.weights, device=args.device, size=args.size,
                           batch_size=args.batch_size, precision=args.precision, vividness=args.vividness,
                           saturation=args.saturation, backend=args.backend)

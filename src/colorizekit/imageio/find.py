@@ -1,60 +1,83 @@
-"""Finding photos: files, folders (searched recursively) and glob patterns, in order, without duplicates."""
+"""Finding photos: files, folders (searched recursively) and glob patterns, in order, without duplicates.
+
+`find_images` returns the whole list; `iter_input_images` yields one input's photos lazily (a
+folder is walked one directory at a time, in the same order), for listings too long to hold.
+"""
 
 from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from colorizekit.imageio.formats import IMAGE_SUFFIXES
 
 
-def _is_hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+def iter_folder_images(folder: Path) -> Iterator[Path]:
+    """The photos under `folder`, recursively, in sorted path order, one directory read at a time.
+
+    Files with an image suffix (any case) are kept; hidden files and folders are skipped and symbolic
+    links to folders are not followed (as `Path.rglob` does). Sorting each directory's names gives the
+    order of sorting the full paths.
+    """
+    try:
+        entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith("."):
+            continue
+        path = folder / entry.name
+        if entry.is_dir() and not entry.is_symlink():
+            yield from iter_folder_images(path)
+        elif Path(entry.name).suffix.lower() in IMAGE_SUFFIXES and entry.is_file():
+            yield path
 
 
-def _images_in_folder(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*")
-        if p.suffix.lower() in IMAGE_SUFFIXES and not _is_hidden(p, folder) and p.is_file()
-    )
+def iter_input_images(item: str | os.PathLike, problems: list[str]) -> Iterator[Path]:
+    """The photos one input names (a file, a folder searched recursively or a glob pattern), lazily.
+
+    A file named explicitly is kept whatever its suffix (reading it will say if it is no image). When
+    the input does not exist or matches no images, one line saying so is appended to `problems` once
+    the iteration ends. A pattern's matches are listed at once, sorted; folders are walked lazily.
+    """
+    text = os.fspath(item)
+    candidate = Path(text)
+    found = False
+    if candidate.is_dir():
+        for found, path in enumerate(iter_folder_images(candidate), start=1):
+            yield path
+        if not found:
+            problems.append(f"{text}: no images in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    elif candidate.is_file():
+        yield candidate
+    elif glob.has_magic(text):
+        for match in sorted(glob.glob(text, recursive=True)):
+            p = Path(match)
+            if p.is_dir():
+                for found, path in enumerate(iter_folder_images(p), start=1):
+                    yield path
+            elif p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+                found = True
+                yield p
+        if not found:
+            problems.append(f"{text}: no images match this pattern")
+    else:
+        problems.append(f"{text}: no such file or folder")
 
 
 def find_images(inputs: Sequence[str | os.PathLike]) -> tuple[list[Path], list[str]]:
     """Expand files, folders and glob patterns into image paths, in order, without duplicates.
 
-    Folders are searched recursively, sorted, keeping files with an image suffix (any case) and
-    skipping hidden files and folders. A file named explicitly is kept whatever its suffix (reading
-    it will say if it is no image). The second item holds one line per input that does not exist or
-    matched no images.
+    Each input as `iter_input_images` expands it; the second item holds one line per input that does
+    not exist or matched no images.
     """
     found: list[Path] = []
     seen: set[str] = set()
     problems: list[str] = []
     for item in inputs:
-        text = os.fspath(item)
-        candidate = Path(text)
-        if candidate.is_dir():
-            paths = _images_in_folder(candidate)
-            if not paths:
-                problems.append(f"{text}: no images in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
-        elif candidate.is_file():
-            paths = [candidate]
-        elif glob.has_magic(text):
-            paths = []
-            for match in sorted(glob.glob(text, recursive=True)):
-                p = Path(match)
-                if p.is_dir():
-                    paths.extend(_images_in_folder(p))
-                elif p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
-                    paths.append(p)
-            if not paths:
-                problems.append(f"{text}: no images match this pattern")
-        else:
-            problems.append(f"{text}: no such file or folder")
-            continue
-        for p in paths:
+        for p in iter_input_images(item, problems):
             key = os.path.normcase(str(p.resolve()))
             if key not in seen:
                 seen.add(key)
