@@ -30,7 +30,7 @@ from tests.web.chromium import missing_browser, start_chromium
 DEMO = Path(__file__).resolve().parents[2] / "src" / "colorizekit" / "demo_images"
 PHOTO = DEMO / "chelsea.jpg"  # a real photo (public domain, scikit-image's sample data)
 MAX_DAB = {"none": 1.5, "int8": 3.0}  # mean |delta ab| against the Python pipeline
-REFERENCE_SATURATION = 1.3
+REFERENCE_VIVIDNESS, REFERENCE_SATURATION = 0.6, 1.3  # settings of the comparison with Python
 pytestmark = pytest.mark.slow
 
 
@@ -115,12 +115,13 @@ def _choose(driver, *paths: Path) -> None:
 def _check_like_python(driver, folder: Path, url: str, quantize: str) -> None:
     from colorizekit import Colorizer
 
-    _open(driver, url, f"?image={PHOTO.name}&vividness=0&saturation={REFERENCE_SATURATION}")
+    _open(driver, url, f"?image={PHOTO.name}&vividness={REFERENCE_VIVIDNESS}&saturation={REFERENCE_SATURATION}")
     assert _wait_state(driver) == "done", driver.find_element("id", "error").text
     result = _result_image(driver)
     with Image.open(PHOTO) as original:
         assert result.size == original.size  # full resolution, not the working size
-    colorizer = Colorizer(model="lite-unet-bins", precision="fp32", vividness=0.0, saturation=REFERENCE_SATURATION)
+    colorizer = Colorizer(model="lite-unet-bins", precision="fp32", vividness=REFERENCE_VIVIDNESS,
+                          saturation=REFERENCE_SATURATION)
     with pytest.warns(UserWarning, match="colour photo"):
         reference = colorizer(folder / PHOTO.name)
     dab = (_ab(result) - _ab(reference)).abs().mean().item()

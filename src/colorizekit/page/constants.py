@@ -7,7 +7,8 @@ colour mode's normalisation), so that Python and the page's JavaScript cannot dr
 - `lab`: the D65 white, the linear-sRGB -> XYZ matrix, Lab's epsilon, slope and offset;
 - `input`: the model input's normalisation, input = (X - center) / scale of the gray or of CIE L;
 - `ab_norm`: the normalisation of a `lab` model's output (ab = output * ab_norm);
-- `bins`: for `ab-bins` models, the (Q, 2) bin centres in Lab units and the chroma gain limit of decoding;
+- `bins`: for `ab-bins` models, the (Q, 2) bin centres in Lab units and `bins.decode_bins`' constants
+  (the chroma tilt per unit of vividness and the largest chroma gain);
 - `model`: its name, colour mode, size multiple, output stride, and the weights' default working
   size, vividness and saturation; the saturation range.
 """
@@ -24,7 +25,6 @@ from colorizekit.models import get_model_info
 
 FORMAT = "colorizekit-page"  # model.json's `format`
 FORMAT_VERSION = 1  # raised when model.json changes meaning
-MAX_CHROMA_GAIN = 3.0  # the bins decoding's largest gain on chroma
 MAX_PIXELS = 50_000_000  # photos over this are refused by the page (a decompression bomb, or a browser's memory)
 
 
@@ -65,5 +65,6 @@ def page_constants(weights: LoadedWeights, quantize: str, onnx_file: str) -> dic
         **colour_constants(),
     }
     if info.color_mode == "ab-bins":
-        constants["bins"] = {"centres": bins.ab_bins().tolist(), "max_chroma_gain": MAX_CHROMA_GAIN}
+        constants["bins"] = {"centres": bins.ab_bins().tolist(), "chroma_tilt": bins.CHROMA_TILT,
+                             "max_chroma_gain": bins.MAX_CHROMA_GAIN}
     return constants

@@ -93,41 +93,49 @@ export function colourMaths(c) {
   return {grayAndL, modelInput, labToRgba, rgbToAb};
 }
 
-/** Per pixel of bin logits (Q, n): the mean ab under softmax (2, n) and the chroma gain g, for
- * `decodeBins`. g = min(expected chroma / |mean|, maxGain). */
-export function binsStatistics(logits, centres, n, maxGain) {
-  const q = centres.length, mean = new Float32Array(2 * n), gain = new Float32Array(n);
-  const chroma = centres.map(([a, b]) => Math.hypot(a, b));
-  const p = new Float64Array(q);
+/** Per pixel of bin logits (Q, n), under p = softmax(logits): the mean ab E_p[bin] (2, n) and the
+ * expected chroma E_p[|bin|] (n), which do not depend on the vividness. */
+export function binsMoments(logits, centres, n) {
+  const q = centres.length, mean = new Float32Array(2 * n), chroma = new Float32Array(n);
+  const size = centres.map(([a, b]) => Math.hypot(a, b)), e = new Float64Array(q);
   for (let i = 0; i < n; i++) {
-    let top = -Infinity;
+    let top = -Infinity, sum = 0, ma = 0, mb = 0, mc = 0;
     for (let k = 0; k < q; k++) top = Math.max(top, logits[k * n + i]);
-    let sum = 0, ma = 0, mb = 0, ce = 0;
     for (let k = 0; k < q; k++) {
-      const e = Math.exp(logits[k * n + i] - top);
-      p[k] = e;
-      sum += e;
+      e[k] = Math.exp(logits[k * n + i] - top);
+      sum += e[k];
     }
     for (let k = 0; k < q; k++) {
-      const w = p[k] / sum;
-      ma += w * centres[k][0];
-      mb += w * centres[k][1];
-      ce += w * chroma[k];
+      ma += e[k] * centres[k][0];
+      mb += e[k] * centres[k][1];
+      mc += e[k] * size[k];
     }
-    mean[i] = ma;
-    mean[n + i] = mb;
-    gain[i] = Math.min(ce / Math.max(Math.hypot(ma, mb), 1e-6), maxGain);
+    mean[i] = ma / sum;
+    mean[n + i] = mb / sum;
+    chroma[i] = mc / sum;
   }
-  return {mean, gain};
+  return {mean, chroma, size};
 }
 
-/** The bins decoding at vividness V and saturation S: ab = S * mean * (1 + V (g - 1)), (2, n). */
-export function decodeBins({mean, gain}, n, vividness, saturation) {
-  const ab = new Float32Array(2 * n);
+/** bins.decode_bins at vividness V, times the saturation S: (2, n) ab = S * m * g, where m = E_p[bin],
+ * g = E_pV[|bin|] / E_p[|bin|] clamped to [1, maxGain] and pV = softmax(logits + V * tilt * |bin|). */
+export function decodeBins(logits, moments, n, vividness, saturation, tilt, maxGain) {
+  const {mean, chroma, size} = moments, q = size.length, ab = new Float32Array(2 * n);
+  const bias = size.map((c) => vividness * tilt * c), e = new Float64Array(q);
   for (let i = 0; i < n; i++) {
-    const k = saturation * (1 + vividness * (gain[i] - 1));
-    ab[i] = mean[i] * k;
-    ab[n + i] = mean[n + i] * k;
+    let gain = 1;
+    if (vividness > 0) {
+      let top = -Infinity, sum = 0, tc = 0;
+      for (let k = 0; k < q; k++) top = Math.max(top, logits[k * n + i] + bias[k]);
+      for (let k = 0; k < q; k++) {
+        e[k] = Math.exp(logits[k * n + i] + bias[k] - top);
+        sum += e[k];
+        tc += e[k] * size[k];
+      }
+      gain = Math.min(Math.max(tc / sum / Math.max(chroma[i], 1e-6), 1), maxGain);
+    }
+    ab[i] = mean[i] * gain * saturation;
+    ab[n + i] = mean[n + i] * gain * saturation;
   }
   return ab;
 }

@@ -12,11 +12,11 @@
 //               {type: "done", id, blob, width, height, ms, workingShape}
 //               {type: "exported", id, blob} | {type: "error", id, message, evicted}
 
-import {binsStatistics, colourMaths, decodeBins, resize, upsample, workingShape} from "./colour.js";
+import {binsMoments, colourMaths, decodeBins, resize, upsample, workingShape} from "./colour.js";
 
 const KEEP = 3; // photos whose model output stays in memory, so that their sliders re-decode at once
 let ort, session, config, maths;
-const photos = new Map(); // id -> {width, height, lum, out, outH, outW, stats, canvas}
+const photos = new Map(); // id -> {width, height, lum, out, outH, outW, moments, canvas}
 
 async function inflate(url) {
   const response = await fetch(url);
@@ -151,8 +151,9 @@ async function predict(gray, width, height) {
 function predictedAb(photo, vividness, saturation) {
   const n = photo.outH * photo.outW, mode = config.model.color_mode;
   if (mode === "ab-bins") {
-    photo.stats ??= binsStatistics(photo.out, config.bins.centres, n, config.bins.max_chroma_gain);
-    return decodeBins(photo.stats, n, vividness, saturation);
+    const {centres, chroma_tilt: tilt, max_chroma_gain: maxGain} = config.bins;
+    photo.moments ??= binsMoments(photo.out, centres, n);
+    return decodeBins(photo.out, photo.moments, n, vividness, saturation, tilt, maxGain);
   }
   const ab = mode === "lab" ? photo.out.map((v) => v * config.ab_norm) : maths.rgbToAb(photo.out, n);
   return ab.map((v) => v * saturation);
@@ -183,7 +184,7 @@ async function colorize({id, file, vividness, saturation}) {
   const {width, height, rgba, canvas} = await readPixels(file);
   const [gray, lum] = maths.grayAndL(rgba);
   const predicted = await predict(gray, width, height);
-  const photo = {width, height, lum, canvas, stats: null, ...predicted};
+  const photo = {width, height, lum, canvas, moments: null, ...predicted};
   remember(id, photo);
   const blob = await compose(photo, vividness, saturation);
   return {blob, width, height, ms: performance.now() - start, workingShape: predicted.workingShape};
