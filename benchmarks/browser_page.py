@@ -94,7 +94,7 @@ def measure(quantize: str, weights: str | None, photos: int, profile: Path) -> N
                     driver.find_element("id", "file").send_keys(str(photo))
                     assert _wait_state(driver) == "done"
                     dabs.append((_ab(_result_image(driver)) - _ab(colorizer(photo))).abs().mean().item())
-                print(f"  mean |delta ab| against Python: {np.mean(dabs):.3f} (max {max(dabs):.3f}, "
+                print(f"  mean |delta ab| against Python: {np.mean(dabs):.4f} (max {max(dabs):.4f}, "
                       f"{len(dabs)} built-in photos)")
             finally:
                 driver.quit()
