@@ -8,7 +8,7 @@ import pytest
 from colorizekit import __version__
 from colorizekit.cli import build_parser, main
 
-SUBCOMMANDS = ["info", "colorize", "export", "demo", "train", "evaluate", "compare", "serve"]
+SUBCOMMANDS = ["info", "colorize", "export", "build-page", "demo", "train", "evaluate", "compare", "serve"]
 
 
 def test_all_subcommands_registered():

@@ -27,21 +27,18 @@ import pytest
 from PIL import Image
 
 from tests.conftest import synthetic_rgb
+from tests.web.chromium import missing_browser, start_chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 PHOTO_SIZE = (484, 322)  # width, height: deliberately not multiples of the model's 8
 
 pytestmark = pytest.mark.slow
 
 
 def _need_browser() -> None:
-    pytest.importorskip("selenium", reason="needs selenium: pip install 'colorizekit[test]'")
     pytest.importorskip("uvicorn", reason="needs the serve extras: pip install 'colorizekit[serve]'")
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not p.is_file()]
-    if missing:
-        pytest.skip(f"needs Debian's Chromium and its driver ({', '.join(missing)} missing): "
-                    "apt-get install chromium chromium-driver")
+    reason = missing_browser()
+    if reason:
+        pytest.skip(reason)
 
 
 def _free_port() -> int:
@@ -88,21 +85,10 @@ def server(make_weights, tmp_path):
 
 
 @pytest.fixture
-def browser(tmp_path, monkeypatch):
+def browser(tmp_path):
     """Headless Chromium that downloads nothing and phones nowhere."""
     _need_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    monkeypatch.setenv("SE_OFFLINE", "true")  # Selenium Manager must not fetch drivers
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic",
-                 "--disable-dev-shm-usage", "--window-size=1280,1400", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(20)
+    driver = start_chromium(tmp_path / "profile")
     try:
         yield driver
     finally:

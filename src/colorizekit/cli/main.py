@@ -12,9 +12,9 @@ import sys
 from collections.abc import Sequence
 
 from colorizekit import __version__
-from colorizekit.cli import colorize, compare, demo, evaluate, export, info, serve, train
+from colorizekit.cli import build_page, colorize, compare, demo, evaluate, export, info, serve, train
 
-_COMMANDS = (info, colorize, export, demo, serve, evaluate, compare, train)
+_COMMANDS = (info, colorize, export, build_page, demo, serve, evaluate, compare, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

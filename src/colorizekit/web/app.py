@@ -10,7 +10,9 @@ Endpoints:
   bins head) -> the colour photo, same width and height, in the input's
   format (JPEG, PNG, WebP and TIFF are kept; GIF, BMP and other formats come back as PNG), EXIF and
   ICC profile carried over;
-- `GET /healthz` liveness and queue depth. OpenAPI docs are at `/docs`.
+- `GET /healthz` liveness and queue depth. OpenAPI docs are at `/docs`;
+- `GET /browser/` the browser page of `colorizekit build-page` for the default model (`colorizekit.page`):
+  the model is served from here and runs in the visitor's browser; built into the cache on first request.
 
 Errors are JSON `{"detail": "<one line>"}`. Status codes of `POST /api/colorize`:
 - 400: empty upload, no `file` field, malformed multipart body, a form field too long;
@@ -40,7 +42,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -48,6 +50,9 @@ from colorizekit import __version__
 from colorizekit.color import SATURATION_RANGE, check_saturation
 from colorizekit.defaults import MAX_SATURATION
 from colorizekit.models import get_model_info
+from colorizekit.page.build import CSP as BROWSER_PAGE_CSP
+from colorizekit.page.cache import cached_page
+from colorizekit.page.serve import ISOLATION_HEADERS, TYPES
 from colorizekit.web.service import ColorizerFactory, ColorizeService, default_colorizer_factory, probe_image
 from colorizekit.web.settings import ModelEntry, ServeSettings, find_models
 from colorizekit.web.upload import read_upload
@@ -56,6 +61,7 @@ log = logging.getLogger("colorizekit.serve")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _NO_CSP_PREFIXES = ("/docs", "/redoc")  # FastAPI's docs pages load Swagger UI / ReDoc from a CDN
+_BROWSER_PREFIX = "/browser"  # the browser page (colorizekit.page): its own CSP, which lets it run WebAssembly
 _CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
         "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
@@ -79,7 +85,8 @@ class _SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = not scope["path"].startswith(_NO_CSP_PREFIXES)
+        csp = None if scope["path"].startswith(_NO_CSP_PREFIXES) else \
+            BROWSER_PAGE_CSP if scope["path"].startswith(_BROWSER_PREFIX) else _CSP
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
@@ -87,7 +94,7 @@ class _SecurityHeaders:
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"no-referrer"))
                 if csp:
-                    headers.append((b"content-security-policy", _CSP.encode()))
+                    headers.append((b"content-security-policy", csp.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -165,7 +172,28 @@ def create_app(settings: ServeSettings, *, colorizer_factory: ColorizerFactory |
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     _add_api_routes(app, settings, models, service)
+    _add_browser_page(app, settings, models)
     return app
+
+
+def _add_browser_page(app: FastAPI, settings: ServeSettings, models: dict[str, ModelEntry]) -> None:
+    """`GET /browser/...`: the browser page for the default model, cross-origin isolated (COOP/COEP) so
+    that its WASM runs on several threads; 503 when the model has no weights."""
+    @app.get(_BROWSER_PREFIX, include_in_schema=False)
+    async def browser_redirect() -> RedirectResponse:
+        return RedirectResponse(f"{_BROWSER_PREFIX}/")
+
+    @app.get(_BROWSER_PREFIX + "/{path:path}", include_in_schema=False)
+    async def browser_page(path: str) -> FileResponse:
+        entry = models[settings.model]
+        if not entry.available or entry.weights is None:
+            raise HTTPException(503, entry.reason)
+        folder = (await run_in_threadpool(cached_page, entry.name, entry.weights)).resolve()
+        target = (folder / (path or "index.html")).resolve()
+        if not target.is_relative_to(folder) or not target.is_file():
+            raise HTTPException(404, f"{_BROWSER_PREFIX}/{path}: no such file in the browser page")
+        return FileResponse(target, media_type=TYPES.get(target.suffix),
+                            headers={**ISOLATION_HEADERS, "Cache-Control": "no-cache"})
 
 
 def _add_api_routes(app: FastAPI, settings: ServeSettings, models: dict[str, ModelEntry],
