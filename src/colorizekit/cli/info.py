@@ -24,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--batch-size and --image-size must be positive, got {args.batch_size} and {args.image_size}")
     if args.model is None:
         print(format_model_list(model_costs(args.image_size), args.image_size))
-        print("\n".join(_shipped_weights_lines()))
+        print("\n".join(_shipped_weights_lines() + _pretrained_lines()))
         return 0
     shape = (args.batch_size, 1, args.image_size, args.image_size)
     print(format_summary(summarize_model(args.model, shape)))
@@ -40,13 +40,15 @@ def _shipped_weights_lines() -> list[str]:
         default_weights_path,
         load_description,
     )
+    from colorizekit.complexity import name_width
     from colorizekit.models import list_models
 
     lines = ["shipped weights (the defaults they were measured best at):"]
+    w = name_width(list_models())
     for name in list_models():
         path = default_weights_path(name)
         if path is None:
-            lines.append(f"  {name:<16}none yet: pass --weights FILE (a model.safetensors from `colorizekit train`)")
+            lines.append(f"  {name:<{w}}none yet: pass --weights FILE (a model.safetensors from `colorizekit train`)")
             continue
         weights = load_description(path)  # the card only: the tensors are not needed here
         vividness = default_vividness(weights)
@@ -54,5 +56,24 @@ def _shipped_weights_lines() -> list[str]:
                     f"saturation {default_saturation(weights):g}"]
         hours = weights.metadata.get("card", {}).get("shipped", {}).get("wall_hours_in_completed_epochs")
         trained = "" if hours is None else f"; {hours:.1f} hours of training"
-        lines.append(f"  {name:<16}{path.stat().st_size / 2**20:.1f} MiB, {', '.join(settings)}{trained}")
+        lines.append(f"  {name:<{w}}{path.stat().st_size / 2**20:.1f} MiB, {', '.join(settings)}{trained}")
     return lines
+
+
+def _pretrained_lines() -> list[str]:
+    """For `info`: the pretrained encoders that training starts from, and whether they are installed."""
+    from colorizekit.complexity import name_width
+    from colorizekit.models import get_model_info, list_models
+    from colorizekit.models.pretrained import EXTRA_HINT, PretrainedError, check_pretrained_available
+
+    named = [(n, get_model_info(n).pretrained_cfg) for n in list_models() if get_model_info(n).pretrained_cfg]
+    lines = ["pretrained encoders (`colorizekit train` starts from them; --no-pretrained: from random weights):"]
+    w = name_width(list_models())
+    for name, cfg in named:
+        try:
+            where = f"installed ({check_pretrained_available(cfg)})"
+        except PretrainedError:
+            where = f"not installed: {EXTRA_HINT}"
+        lines.append(f"  {name:<{w}}{cfg.name}, package {cfg.package}, {where}")
+    return lines if named else []
+

