@@ -128,14 +128,15 @@ class _Row:
         self.difference_pixels = 0
         self._previous_ab: torch.Tensor | None = None
 
-    def add(self, rgb: torch.Tensor, original: torch.Tensor, backward: np.ndarray | None,
+    def add(self, rgb: torch.Tensor, original: tuple[torch.Tensor, torch.Tensor], backward: np.ndarray | None,
             mask: np.ndarray | None) -> None:
-        """rgb, original: (1, 3, H, W) float64 in [0, 1]; backward, mask: the metric's flow to the
-        previous frame and its mask (None for the first frame)."""
+        """rgb: (1, 3, H, W) float64 in [0, 1]; original: the original frame's (rgb, Lab) alike;
+        backward, mask: the metric's flow to the previous frame and its mask (None for the first frame)."""
+        lab = original[1] if rgb is original[0] else color.rgb_to_lab(rgb)
         if self.scored:
-            self.ciede.append(metrics.ciede2000(rgb, original).item())
-            self.psnr.append(metrics.psnr(rgb, original).item())
-        ab = color.rgb_to_lab(rgb[0])[1:]
+            self.ciede.append(metrics.ciede2000_lab(original[1], lab).mean().item())
+            self.psnr.append(metrics.psnr(rgb, original[0]).item())
+        ab = lab[0, 1:]
         self.histograms.append(video_metrics.ab_histograms(ab))
         if self._previous_ab is not None and mask is not None:
             m = torch.from_numpy(mask)
@@ -181,11 +182,12 @@ def score_video(colorizer, path: str | os.PathLike, config: TemporalConfig = Tem
                 backward, forward = flow(gray, previous), flow(previous, gray)
                 mask = flow_reliability(backward, forward, gray, previous) >= MASK_RELIABILITY
             previous = gray
-            original = _tensor(cf.frame.rgb)
+            rgb = _tensor(cf.frame.rgb)
+            original = (rgb, color.rgb_to_lab(rgb))
             rows["none"].add(_tensor(colorizer.join(cf.gray, cf.predicted)), original, backward, mask)
             if config.method != "none":
                 rows[config.method].add(_tensor(colorizer.join(cf.gray, cf.ab)), original, backward, mask)
-            rows[ORIGINAL].add(original, original, backward, mask)
+            rows[ORIGINAL].add(rgb, original, backward, mask)
         if reader.frames_read == 0:
             raise VideoError(reader.stopped or f"{path}: no frame could be decoded", VideoErrorKind.DAMAGED)
         info = reader.info

@@ -26,6 +26,20 @@ DEFAULT_CRF = 18  # constant rate factor: x264's "visually lossless" (0 lossless
 MAX_CRF = {H264_ENCODER: 51, VP9_ENCODER: 63}
 
 
+_SIGNATURES = ((4, b"ftyp", "MP4/MOV"), (0, b"\x1aE\xdf\xa3", "Matroska/WebM"), (8, b"AVI ", "AVI"))
+
+
+def container_signature(path: str | os.PathLike) -> str | None:
+    """The video container a file's first bytes announce ("MP4/MOV", "Matroska/WebM", "AVI"), if any:
+    to tell a damaged video from a file that is no video."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        return None
+    return next((name for offset, magic, name in _SIGNATURES if head[offset:offset + len(magic)] == magic), None)
+
+
 class VideoErrorKind(enum.StrEnum):
     """What is wrong with a video input."""
 
@@ -55,10 +69,10 @@ def is_video_path(path: str | os.PathLike) -> bool:
 
 def output_suffix_and_encoder(source: str | os.PathLike) -> tuple[str, str]:
     """(suffix, FFmpeg encoder) of the colorized version of the video `source` (see the module docstring)."""
-    suffix = Path(source).suffix.lower()
-    if suffix in VP9_SUFFIXES:
+    suffix = Path(source).suffix  # kept as written (".MP4" stays ".MP4")
+    if suffix.lower() in VP9_SUFFIXES:
         return suffix, VP9_ENCODER
-    return (suffix if suffix in H264_SUFFIXES else FALLBACK_SUFFIX), H264_ENCODER
+    return (suffix if suffix.lower() in H264_SUFFIXES else FALLBACK_SUFFIX), H264_ENCODER
 
 
 def check_crf(crf: int, encoder: str = H264_ENCODER) -> int:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from colorizekit.imageio.errors import one_line
-from colorizekit.video.files import H264_ENCODER, VP9_ENCODER, VideoError, VideoErrorKind
+from colorizekit.video.files import H264_ENCODER, VP9_ENCODER, VideoError, VideoErrorKind, container_signature
 
 AUDIO_LEAD_S = 0.5  # audio packets are muxed up to this far ahead of the last video frame written
 _SKIPPED_TAGS = ("encoder", "duration", "handler_name", "vendor_id", "number_of_frames", "number_of_bytes",
@@ -73,6 +73,10 @@ def _open_input(path: Path):
         raise VideoError(f"{path}: no such file", VideoErrorKind.NOT_A_VIDEO) from None
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or one_line(exc)  # FFmpeg's words without the path again
+        announced = container_signature(path)
+        if announced is not None:  # e.g. an MP4 cut off before its index (the moov box) was written
+            raise VideoError(f"{path}: damaged or truncated {announced} file, FFmpeg cannot open it ({reason})",
+                             VideoErrorKind.DAMAGED) from None
         raise VideoError(f"{path}: not a video FFmpeg can read ({reason})", VideoErrorKind.NOT_A_VIDEO) from None
 
 

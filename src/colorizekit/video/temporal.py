@@ -93,7 +93,7 @@ class FlowEstimator:
 
     def __call__(self, source: np.ndarray, target: np.ndarray) -> np.ndarray:
         """Flow (h, w, 2) float32, (dx, dy) per pixel of `source`: where it is in `target`."""
-        return self._dis.calc(source, target, None)
+        return self._dis.calc(np.ascontiguousarray(source), np.ascontiguousarray(target), None)
 
 
 def warp(image: np.ndarray, flow: np.ndarray) -> np.ndarray:
