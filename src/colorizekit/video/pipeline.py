@@ -90,7 +90,7 @@ def colorize_frames(colorizer: Colorizer, frames: Iterable[Frame], temporal: str
 
 def _colorize_batch(colorizer: Colorizer, batch: list[Frame], propagator: Propagator,
                     vividness: float | None, saturation: float | None) -> Iterator[ColorFrame]:
-    grays = [gray_from_rgb(f.rgb.astype(np.float32) / 255) for f in batch]
+    grays = [_gray_of(f.rgb) for f in batch]
     small, predicted = colorizer.predict_chroma(grays, vividness, saturation)
     working = predicted
     if propagator.config.method != "none":  # propagate at the working resolution
@@ -98,6 +98,15 @@ def _colorize_batch(colorizer: Colorizer, batch: list[Frame], propagator: Propag
     for i, frame in enumerate(batch):
         ab, cut = propagator.step(to_uint8_gray(small[i, 0].numpy()), working[i])
         yield ColorFrame(frame, grays[i], predicted[i], ab, cut)
+
+
+def _gray_of(rgb: np.ndarray) -> np.ndarray:
+    """(H, W, 3) uint8 -> the (H, W) gray in [0, 1] with each pixel's CIE L: the channel itself where
+    R = G = B (a grayscale film, exactly; a third of the cost), else `imageio.pixels.gray_from_rgb`."""
+    red = rgb[..., 0]
+    if np.array_equal(red, rgb[..., 1]) and np.array_equal(red, rgb[..., 2]):
+        return red.astype(np.float32) / 255
+    return gray_from_rgb(rgb.astype(np.float32) / 255)
 
 
 def default_output(source: str | os.PathLike, out_dir: str | os.PathLike) -> Path:
