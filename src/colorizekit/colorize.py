@@ -26,9 +26,9 @@ from colorizekit import color
 from colorizekit.backends import load_backend
 from colorizekit.defaults import DEFAULT_BACKEND
 from colorizekit.imageio import (
+    IMAGE_SUFFIXES,
     ImageError,
     LoadedImage,
-    find_images,
     format_of_suffix,
     load_image,
     output_bit_depth,
@@ -37,12 +37,15 @@ from colorizekit.imageio import (
     save_image,
     to_uint8,
 )
+from colorizekit.imageio.find import find_files
 from colorizekit.models import get_model_info
+from colorizekit.video.files import VIDEO_SUFFIXES, is_video_path, output_suffix_and_encoder
 
 _STRIP_ROWS = 512  # rows joined and converted at a time, to bound memory on very large photos
 _PACKAGE_DIR = os.path.realpath(os.path.dirname(__file__)) + os.sep  # colorizekit's own files: .../colorizekit/
 
 ImageInput = Image.Image | np.ndarray | str | os.PathLike | bytes
+_VIDEO = "video"  # the format of a job whose input is a video (colorizekit.video)
 
 
 def working_shape(height: int, width: int, size: int, multiple: int) -> tuple[int, int]:
@@ -144,14 +147,23 @@ class Colorizer:
         groups: dict[tuple[int, int], list[int]] = {}
         for i, s in enumerate(shapes):
             groups.setdefault(s, []).append(i)
-        for shape, members in groups.items():
+        for members in groups.values():
             for start in range(0, len(members), self.batch_size):
                 chunk = members[start:start + self.batch_size]
-                small = torch.cat([_resize(torch.from_numpy(arrays[i])[None, None], shape) for i in chunk])
-                ab = color.saturate(self.predict_ab(small, vividness).cpu(), saturation)
+                _, ab = self.predict_chroma([arrays[i] for i in chunk], vividness, saturation)
                 for j, i in enumerate(chunk):
                     results[i] = join_luminance(arrays[i], ab[j])
         return results  # type: ignore[return-value]
+
+    def predict_chroma(self, grays: Sequence[np.ndarray], vividness: float | None = None,
+                       saturation: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Gray photos of one size, (H, W) float32 in [0, 1], predicted together -> (their gray at the
+        working size, (N, 1, h, w), and the predicted chroma, (N, 2, h', w') in Lab units at the model's
+        output resolution, saturation applied), on the CPU. `join_luminance` makes a photo of each."""
+        saturation = self.saturation if saturation is None else color.check_saturation(saturation)
+        shape = working_shape(*grays[0].shape, self.size, self.info.size_multiple)
+        small = torch.cat([_resize(torch.from_numpy(g)[None, None], shape) for g in grays])
+        return small, color.saturate(self.predict_ab(small, vividness).cpu(), saturation)
 
     def colorize_loaded(self, images: Sequence[LoadedImage], vividness: float | None = None,
                         saturation: float | None = None) -> list[np.ndarray]:
@@ -170,6 +182,26 @@ class Colorizer:
         loaded = load_image(image)
         rgb = self.colorize_loaded([loaded], vividness, saturation)[0]
         return Image.fromarray(to_uint8(rgb), mode="RGB")
+
+    @staticmethod
+    def join(gray: np.ndarray, ab: torch.Tensor) -> np.ndarray:
+        """The full-resolution join: gray (H, W) in [0, 1] and predicted ab (2, h, w) -> RGB (H, W, 3)
+        float32 in [0, 1] with the gray's CIE L (`join_luminance`)."""
+        return join_luminance(gray, ab)
+
+    # -- video (colorizekit.video; needs the `video` extra) ----------------------------------------
+
+    def colorize_video(self, source: str | os.PathLike, output: str | os.PathLike, *, temporal: str = "flow",
+                       crf: int | None = None, vividness: float | None = None, saturation: float | None = None,
+                       progress: bool = True):
+        """Colorize the video file `source` into `output`: same size, frame rate, frame count and duration,
+        audio copied; `temporal` "flow" (consistent colour along optical flow) or "none" (frame by frame).
+        Returns a `VideoResult`; see `colorizekit.video.pipeline.colorize_video`."""
+        from colorizekit.video.files import DEFAULT_CRF
+        from colorizekit.video.pipeline import colorize_video
+
+        return colorize_video(self, source, output, temporal=temporal, crf=DEFAULT_CRF if crf is None else crf,
+                              vividness=vividness, saturation=saturation, progress=progress)
 
     @staticmethod
     def _check_gray(g: np.ndarray, index: int) -> np.ndarray:
@@ -281,11 +313,15 @@ def plan_outputs(inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike
     jobs: list[_Job] = []
     problems: list[tuple[str, str]] = []
     for item in inputs:
-        paths, messages = find_images([item])
+        paths, messages = find_files([item], IMAGE_SUFFIXES | VIDEO_SUFFIXES, "photos or videos")
         problems += [(str(item), m) for m in messages]
         root = Path(item) if Path(item).is_dir() else None
         for p in paths:
-            output, fmt = output_for(p, p.relative_to(root) if root is not None else Path(p.name), out_dir, format)
+            rel = p.relative_to(root) if root is not None else Path(p.name)
+            if is_video_path(p):  # a video keeps its container where that holds H.264 (video.files)
+                jobs.append(_Job(p, (out_dir / rel).with_suffix(output_suffix_and_encoder(p)[0]), _VIDEO))
+                continue
+            output, fmt = output_for(p, rel, out_dir, format)
             jobs.append(_Job(p, Path(output), fmt))
     kept, refused = refuse_clashes(jobs, key=lambda path: path.resolve())
     return kept, problems + refused
@@ -324,11 +360,14 @@ def side_by_side(gray: np.ndarray, rgb: np.ndarray) -> np.ndarray:
 def colorize_files(colorizer: Colorizer, inputs: Sequence[str | os.PathLike], out_dir: str | os.PathLike = "colorized",
                    *, format: str | None = None, quality: int = 95, overwrite: bool = False,
                    side_by_side_too: bool = False, progress: bool | None = None,
-                   on_error: Callable[[str, str], None] | None = None) -> ColorizeReport:
-    """Colorize photos to files in `out_dir`; one bad file is reported and the rest go on.
+                   on_error: Callable[[str, str], None] | None = None, temporal: str = "flow",
+                   crf: int | None = None) -> ColorizeReport:
+    """Colorize photos and videos to files in `out_dir`; one bad file is reported and the rest go on.
 
     Outputs keep the input's size, format (unless `format`; BMP and GIF give PNG), EXIF and ICC
-    profile; 16-bit inputs give 16-bit PNG or TIFF. Inputs are never overwritten; existing outputs are
+    profile; 16-bit inputs give 16-bit PNG or TIFF. Videos (`colorizekit.video`, after the photos)
+    take `temporal` and `crf` (see `Colorizer.colorize_video`); one that breaks off is written as far
+    as it goes and reported as failed too. Inputs are never overwritten; existing outputs are
     skipped unless `overwrite`. `on_error(input, reason)` is called for each failure as it happens, with
     the progress bar cleared (and drawn again after), so that what it prints gets a line of its own.
     """
@@ -345,12 +384,12 @@ def colorize_files(colorizer: Colorizer, inputs: Sequence[str | os.PathLike], ou
     jobs, problems = plan_outputs(inputs, out_dir, format)
     for source, reason in problems:
         fail(source, reason)
-    todo = []
+    todo, videos = [], []
     for job in jobs:
         if job.output.exists() and not overwrite:
             report.skipped.append(job.output)
         else:
-            todo.append(job)
+            (videos if job.format == _VIDEO else todo).append(job)
     show = progress if progress is not None else len(todo) > 3
     bar = tqdm(total=len(todo), unit="photo", disable=not show, desc="colorizing")
     for start in range(0, len(todo), colorizer.batch_size):
@@ -373,6 +412,11 @@ def colorize_files(colorizer: Colorizer, inputs: Sequence[str | os.PathLike], ou
                 fail(str(job.source), reason)
             bar.update(1)
     bar.close()
+    if videos:
+        from colorizekit.video.pipeline import colorize_video_files
+
+        colorize_video_files(colorizer, [(j.source, j.output) for j in videos], report.done.append, fail,
+                             temporal=temporal, crf=crf, progress=progress is not False)
     return report
 
 

@@ -81,7 +81,7 @@ def test_save_is_atomic(tmp_path, monkeypatch, rgb8, name, bit_depth, writer):
 
 
 def test_encode_image_in_memory_matches_saved_file(tmp_path):
-    from colorizekit.imageio import encode_image, save_image
+    from colorizekit.imageio import save_image
 
     rgb = np.random.default_rng(0).uniform(size=(9, 11, 3)).astype(np.float32)
     for fmt, suffix in [("PNG", ".png"), ("JPEG", ".jpg"), ("TIFF", ".tif")]:

@@ -16,16 +16,18 @@ from colorizekit.cli.options import (
     parse_vividness,
 )
 from colorizekit.defaults import BACKENDS, DEFAULT_BACKEND, PRECISIONS
+from colorizekit.video.files import DEFAULT_CRF, H264_ENCODER, MAX_CRF, VP9_ENCODER
+from colorizekit.video.temporal import DEFAULT_TEMPORAL, TEMPORAL_METHODS
 
 
 def add(sub: argparse._SubParsersAction) -> None:
     from colorizekit.imageio import OUTPUT_NAMES
 
-    p = sub.add_parser("colorize", help="colorize photos at their full resolution",
-                       description="Colorize grayscale photos (files, folders searched recursively, or globs). "
-                                   "Outputs have the input's size, format, EXIF and ICC profile; inputs are "
-                                   "never overwritten.")
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo files, folders or glob patterns")
+    p = sub.add_parser("colorize", help="colorize photos and videos at their full resolution",
+                       description="Colorize grayscale photos and videos (files, folders searched recursively, or "
+                                   "globs). Outputs have the input's size, format, EXIF and ICC profile (videos: "
+                                   "frame rate, frame count, audio and metadata); inputs are never overwritten.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="photo or video files, folders or glob patterns")
     p.add_argument("-o", "--out", default="colorized", help="output folder (default: colorized/)")
     p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--weights", help="model.safetensors from `colorizekit train`, a training checkpoint, or with "
@@ -45,6 +47,13 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="network precision; auto = bf16 where the GPU/CPU runs it natively, else fp32")
     _add_engine_options(p)
+    # -- video (colorizekit.video; pip install 'colorizekit[video]')
+    p.add_argument("--temporal", choices=TEMPORAL_METHODS, default=DEFAULT_TEMPORAL,
+                   help="videos: flow = colour follows the optical flow and starts afresh at scene cuts; "
+                        f"none = frame by frame (default: {DEFAULT_TEMPORAL})")
+    p.add_argument("--crf", type=int, default=DEFAULT_CRF,
+                   help=f"videos: the encoder's constant rate factor, lower is better (H.264 0-51, VP9 0-63; "
+                        f"default: {DEFAULT_CRF})")
     p.set_defaults(func=run)
 
 
@@ -106,6 +115,9 @@ def run(args: argparse.Namespace) -> int:
     ray_only = [f"--{name.replace('_', '-')}" for name in _RAY_ONLY if getattr(args, name) is not None]
     if ray_only:
         raise ValueError(f"{', '.join(ray_only)} need(s) --engine ray")
+    if not 0 <= args.crf <= MAX_CRF[VP9_ENCODER]:
+        raise ValueError(f"--crf must be from 0 to {MAX_CRF[H264_ENCODER]} (H.264) or {MAX_CRF[VP9_ENCODER]} "
+                         f"(VP9, WebM outputs), got {args.crf}")
     colorizer = Colorizer(model=args.model, weights=args.weights, device=args.device, size=args.size,
                           batch_size=args.batch_size, precision=args.precision, vividness=args.vividness,
                           saturation=args.saturation, backend=args.backend)
@@ -113,7 +125,8 @@ def run(args: argparse.Namespace) -> int:
         warnings.showwarning = lambda message, *a, **k: tqdm.write(f"note: {message}", file=sys.stderr)
         report = colorize_files(colorizer, args.inputs, args.out, format=args.format, quality=args.quality,
                                 overwrite=args.overwrite, side_by_side_too=args.side_by_side,
-                                on_error=lambda source, reason: print(f"failed: {reason}", file=sys.stderr))
+                                on_error=lambda source, reason: print(f"failed: {reason}", file=sys.stderr),
+                                temporal=args.temporal, crf=args.crf)
     if report.skipped:
         print(f"{len(report.skipped)} existing output(s) kept; pass --overwrite to replace them", file=sys.stderr)
     print(f"{report.summary()} -> {args.out}")

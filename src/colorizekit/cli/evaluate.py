@@ -16,6 +16,9 @@ from colorizekit.cli.options import (
     parse_vividness,
 )
 from colorizekit.defaults import BACKENDS, DEFAULT_BACKEND
+from colorizekit.imageio.find import find_files
+from colorizekit.video.files import VIDEO_SUFFIXES
+from colorizekit.video.temporal import DEFAULT_TEMPORAL, TEMPORAL_METHODS
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -40,12 +43,44 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grid-count", type=int, default=3, help="worst and best photos shown in worst_best.png (default: 3)")
     p.add_argument("--vividness", type=parse_vividness, metavar="V", help=VIVIDNESS_HELP)
     p.add_argument("--saturation", type=parse_saturation, metavar="S", help=SATURATION_HELP)
+    # -- video (colorizekit.video): colour videos in DIR are scored on their own
+    p.add_argument("--temporal", choices=TEMPORAL_METHODS, default=DEFAULT_TEMPORAL,
+                   help="videos: the temporal method scored beside frame by frame (default: "
+                        f"{DEFAULT_TEMPORAL}); with photos too, the video report goes to OUT/videos/")
     p.set_defaults(func=run)
 
 
+def _run_videos(args: argparse.Namespace, out: str) -> int:
+    """Score the colour videos of args.source: per_video.csv, summary.json and summary.md in `out`."""
+    from colorizekit.colorize import Colorizer
+    from colorizekit.video.evaluate import evaluate_videos, write_video_report
+
+    colorizer = Colorizer(model=args.model, weights=args.weights, device=args.device, size=args.size,
+                          batch_size=args.batch_size, vividness=args.vividness, saturation=args.saturation)
+    result = evaluate_videos(args.source, colorizer, temporal=args.temporal, limit=args.limit)
+    for _, reason in result.failed:
+        print(f"skipped: {reason}", file=sys.stderr)
+    if not result.videos:
+        raise ValueError(f"{args.source}: no video could be evaluated")
+    folder = write_video_report(result, out)
+    print(result.table())
+    print(f"{len(result.videos)} video(s) evaluated, {len(result.failed)} skipped -> {folder}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    import os
+
     from colorizekit.evaluate import evaluate
     from colorizekit.evaluation_report import failed_lines, write_report
+    from colorizekit.imageio import find_images
+    from colorizekit.video.files import is_video_path
+
+    if any(is_video_path(p) for p in find_files([args.source], VIDEO_SUFFIXES, "videos")[0]):
+        photos = [p for p in find_images([args.source])[0] if not is_video_path(p)]
+        _run_videos(args, os.path.join(args.out, "videos") if photos else args.out)
+        if not photos:
+            return 0
 
     result = evaluate(args.source, args.model, weights=args.weights, size=args.size, protocol=args.protocol,
                       batch_size=args.batch_size, device=args.device, limit=args.limit, vividness=args.vividness,

@@ -1,7 +1,8 @@
-"""Finding photos: files, folders (searched recursively) and glob patterns, in order, without duplicates.
+"""Finding photos (and other files by suffix, such as videos): files, folders (searched recursively) and
+glob patterns, in order, without duplicates.
 
-`find_images` returns the whole list; `iter_input_images` yields one input's photos lazily (a
-folder is walked one directory at a time, in the same order), for listings too long to hold.
+`find_images` / `find_files` return the whole list; `iter_input_images` yields one input's files lazily
+(a folder is walked one directory at a time, in the same order), for listings too long to hold.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 from colorizekit.imageio.formats import IMAGE_SUFFIXES
 
 
-def iter_folder_images(folder: Path) -> Iterator[Path]:
+def iter_folder_images(folder: Path, suffixes: frozenset[str] = IMAGE_SUFFIXES) -> Iterator[Path]:
     """The photos under `folder`, recursively, in sorted path order, one directory read at a time.
 
     Files with an image suffix (any case) are kept; hidden files and folders are skipped and symbolic
@@ -30,12 +31,13 @@ def iter_folder_images(folder: Path) -> Iterator[Path]:
             continue
         path = folder / entry.name
         if entry.is_dir() and not entry.is_symlink():
-            yield from iter_folder_images(path)
-        elif Path(entry.name).suffix.lower() in IMAGE_SUFFIXES and entry.is_file():
+            yield from iter_folder_images(path, suffixes)
+        elif Path(entry.name).suffix.lower() in suffixes and entry.is_file():
             yield path
 
 
-def iter_input_images(item: str | os.PathLike, problems: list[str]) -> Iterator[Path]:
+def iter_input_images(item: str | os.PathLike, problems: list[str], suffixes: frozenset[str] = IMAGE_SUFFIXES,
+                      what: str = "images") -> Iterator[Path]:
     """The photos one input names (a file, a folder searched recursively or a glob pattern), lazily.
 
     A file named explicitly is kept whatever its suffix (reading it will say if it is no image). When
@@ -46,23 +48,23 @@ def iter_input_images(item: str | os.PathLike, problems: list[str]) -> Iterator[
     candidate = Path(text)
     found = False
     if candidate.is_dir():
-        for found, path in enumerate(iter_folder_images(candidate), start=1):
+        for found, path in enumerate(iter_folder_images(candidate, suffixes), start=1):
             yield path
         if not found:
-            problems.append(f"{text}: no images in this folder ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            problems.append(f"{text}: no {what} in this folder ({', '.join(sorted(suffixes))})")
     elif candidate.is_file():
         yield candidate
     elif glob.has_magic(text):
         for match in sorted(glob.glob(text, recursive=True)):
             p = Path(match)
             if p.is_dir():
-                for found, path in enumerate(iter_folder_images(p), start=1):
+                for found, path in enumerate(iter_folder_images(p, suffixes), start=1):
                     yield path
-            elif p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES:
+            elif p.is_file() and p.suffix.lower() in suffixes:
                 found = True
                 yield p
         if not found:
-            problems.append(f"{text}: no images match this pattern")
+            problems.append(f"{text}: no {what} match this pattern")
     else:
         problems.append(f"{text}: no such file or folder")
 
@@ -73,11 +75,18 @@ def find_images(inputs: Sequence[str | os.PathLike]) -> tuple[list[Path], list[s
     Each input as `iter_input_images` expands it; the second item holds one line per input that does
     not exist or matched no images.
     """
+    return find_files(inputs, IMAGE_SUFFIXES, "images")
+
+
+def find_files(inputs: Sequence[str | os.PathLike], suffixes: frozenset[str],
+               what: str) -> tuple[list[Path], list[str]]:
+    """`find_images` for files with any of `suffixes` (lower case, with the dot); `what` names them in
+    messages ("images", "photos or videos")."""
     found: list[Path] = []
     seen: set[str] = set()
     problems: list[str] = []
     for item in inputs:
-        for p in iter_input_images(item, problems):
+        for p in iter_input_images(item, problems, suffixes, what):
             key = os.path.normcase(str(p.resolve()))
             if key not in seen:
                 seen.add(key)
