@@ -277,12 +277,12 @@ def _score(items: list[_Item], preview_height: int | None) -> list[ImageResult]:
     results: dict[int, ImageResult] = {}
     index = {id(it): k for k, it in enumerate(items)}
     for group in _chunks_by_shape(items):
-        n = len(group)
         original = torch.cat([it.original for it in group])
         gray3 = torch.cat([it.gray for it in group]).expand(-1, 3, -1, -1)
         colorized = torch.cat([it.colorized for it in group])
-        with_ref = metrics.compute_metrics(torch.cat([gray3, colorized]), torch.cat([original, original]))
-        alone = metrics.compute_metrics(original)
+        reference = metrics.prepare_reference(original)  # the originals' side, computed once for both rows
+        baseline = metrics.compute_metrics(gray3, reference)
+        scored = metrics.compute_metrics(colorized, reference)
         for k, it in enumerate(group):
             preview = None
             if preview_height:
@@ -292,7 +292,7 @@ def _score(items: list[_Item], preview_height: int | None) -> list[ImageResult]:
             results[index[id(it)]] = ImageResult(
                 name=it.name, path=it.path, width=it.width, height=it.height,
                 eval_width=it.original.shape[-1], eval_height=it.original.shape[-2],
-                baseline=_values(with_ref, k), colorized=_values(with_ref, n + k), original=_values(alone, k),
+                baseline=_values(baseline, k), colorized=_values(scored, k), original=_values(reference.metrics, k),
                 preview=preview)
     return [results[k] for k in range(len(items))]
 

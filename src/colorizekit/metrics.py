@@ -1,8 +1,14 @@
 """Image-quality metrics for colorization, as vectorised torch functions on batches.
 
 Every function takes sRGB batches `(N, 3, H, W)` with values in [0, 1] (any float dtype, CPU or
-GPU), computes in float64, and returns one value per image as a float64 tensor of shape `(N,)`.
-Full-reference metrics compare `images` with `reference` of the same shape.
+GPU) and returns one value per image as a float64 tensor of shape `(N,)`. Full-reference metrics
+compare `images` with `reference` of the same shape. The per-metric functions compute in float64
+(inputs of any float type are promoted): they are the reference definitions, tested against
+scikit-image. `compute_metrics`, which evaluation uses, computes all of them at once in
+`COMPUTE_DTYPE` (float32, about twice as fast; every figure within 0.01 of float64, tested), shares
+the Lab conversion between the metrics, and takes a `Reference` prepared once per original so that
+several candidates (the grayscale baseline, each model's output) are scored against it without
+recomputing the original's side.
 
 | function | metric | better |
 |---|---|---|
@@ -12,7 +18,7 @@ Full-reference metrics compare `images` with `reference` of the same shape.
 | `ab_auc` | area under the cumulative ab-error curve, thresholds 0..150 (Zhang et al. 2016) | higher |
 | `colorfulness` | colourfulness CF (Hasler and Suesstrunk 2003) | - |
 | `uciqe` | UCIQE (Yang and Sowmya 2015) | higher |
-| `uiqm` | UIQM (Panetta et al. 2016) = 0.0282 UICM + 0.2953 UISM + 3.5753 UIConM | higher |
+| `uiqm` | UIQM (Panetta et al. 2016) = 0.0282 UICM + 0.2953 UISM + 3.5753 UIConM (in `colorizekit.uiqm`) | higher |
 
 docs/metrics.md gives each formula, the conventions chosen where the papers leave room, and the
 sources. DISTS, LPIPS and FID are not here: they need ImageNet-pretrained networks whose weights
@@ -25,9 +31,10 @@ import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 
 from colorizekit import color
+from colorizekit.uiqm import (EIGHT_BIT, check_batch, opponent, sobel_magnitude, to_8bit, uicm, uiconm, uiqm,
+                              uiqm_of_8bit, uism)
 
 # -- SSIM (Wang et al. 2004; scikit-image's Gaussian-weighted variant) ------------------------------
 SSIM_SIGMA = 1.5  # standard deviation of the Gaussian window
@@ -43,23 +50,13 @@ AUC_MAX_THRESHOLD = 150  # thresholds t = 0, 1, ..., 150 in ab units
 
 # -- Colourfulness (Hasler and Suesstrunk 2003) -------------------------------------------------------
 CF_MEAN_WEIGHT = 0.3  # weight of sqrt(mu_rg^2 + mu_yb^2)
-EIGHT_BIT = 255.0  # CF, UICM, UISM and UIConM work on 0..255 values (UIQM on 8-bit integers, see `_to_8bit`)
 
 # -- UCIQE (Yang and Sowmya 2015) ---------------------------------------------------------------------
 UCIQE_WEIGHTS = (0.4680, 0.2745, 0.2576)  # sigma_c, con_l, mu_s
 UCIQE_LAB_SCALE = 100.0  # L, a, b divided by this: L and con_l in [0, 1]
 UCIQE_TAIL = 0.01  # con_l: mean of the brightest 1 % minus mean of the darkest 1 %
 
-# -- UIQM (Panetta, Gao and Agaian 2016) --------------------------------------------------------------
-UIQM_WEIGHTS = (0.0282, 0.2953, 3.5753)  # UICM, UISM, UIConM
-UICM_ALPHA = (0.1, 0.1)  # alpha_L, alpha_R of the alpha-trimmed mean
-UICM_MEAN_WEIGHT = -0.0268  # weight of sqrt(mu_rg^2 + mu_yb^2)
-UICM_STD_WEIGHT = 0.1586  # weight of sqrt(sigma_rg^2 + sigma_yb^2)
-UISM_CHANNEL_WEIGHTS = color.GRAY_WEIGHTS  # lambda_R, lambda_G, lambda_B = 0.299, 0.587, 0.114
-UIQM_BLOCK = 8  # EME and logAMEE blocks: 8 x 8 pixels; the image is cropped to a multiple of 8
-PLIP_GAMMA = 1026.0  # PLIP addition and scalar multiplication constant (8-bit images)
-PLIP_K = 1026.0  # PLIP subtraction constant (8-bit images)
-
+COMPUTE_DTYPE = torch.float32  # compute_metrics' working precision: every figure within 0.01 of float64
 METRIC_NAMES = ("psnr", "ssim", "ciede2000", "auc", "cf", "delta_cf", "uciqe", "uiqm")
 FULL_REFERENCE = ("psnr", "ssim", "ciede2000", "auc", "delta_cf")  # need the original
 NO_REFERENCE = ("cf", "uciqe", "uiqm")  # defined for any single image
@@ -72,21 +69,10 @@ NOT_COMPUTED = {
 }  # a randomly initialised network never stands in for a perceptual metric
 
 
-def _check_batch(x: torch.Tensor, name: str, min_size: int = 1) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name}: expected a torch.Tensor of shape (N, 3, H, W), got {type(x).__name__}")
-    if x.dim() != 4 or x.shape[1] != 3:
-        raise ValueError(f"{name}: expected shape (N, 3, H, W), got {tuple(x.shape)}")
-    if x.shape[-2] < min_size or x.shape[-1] < min_size:
-        raise ValueError(f"{name}: images must be at least {min_size} x {min_size} pixels, got "
-                         f"{x.shape[-1]} x {x.shape[-2]}")
-    return x.double()
-
-
-def _check_pair(images: torch.Tensor, reference: torch.Tensor, name: str,
-                min_size: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    x = _check_batch(images, name, min_size)
-    y = _check_batch(reference, f"{name} reference", min_size)
+def _check_pair(images: torch.Tensor, reference: torch.Tensor, name: str, min_size: int = 1,
+                dtype: torch.dtype = torch.float64) -> tuple[torch.Tensor, torch.Tensor]:
+    x = check_batch(images, name, min_size, dtype)
+    y = check_batch(reference, f"{name} reference", min_size, dtype)
     if x.shape != y.shape:
         raise ValueError(f"{name}: images {tuple(x.shape)} and reference {tuple(y.shape)} differ in shape")
     return x, y
@@ -99,8 +85,11 @@ def psnr(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
 
     (N, 3, H, W), (N, 3, H, W) in [0, 1] -> (N,) float64; +inf where an image equals its reference.
     """
-    x, y = _check_pair(images, reference, "psnr")
-    mse = (x - y).pow(2).flatten(1).mean(dim=1)
+    return _psnr(*_check_pair(images, reference, "psnr"))
+
+
+def _psnr(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    mse = (x - y).pow(2).flatten(1).double().mean(dim=1)
     return 10.0 * torch.log10(1.0 / mse)  # 1 / 0 -> inf, log10(inf) -> inf
 
 
@@ -127,6 +116,29 @@ def _filter_valid(x: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
     return out
 
 
+SSIM_WINDOW = 2 * int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5) + 1  # 11: the smallest image SSIM takes
+
+
+def _ssim_reference_stats(y: torch.Tensor) -> torch.Tensor:
+    """The reference's side of SSIM: local means of y and y^2 per channel, (N, 3, H, W) ->
+    (N * 3, 2, H - 10, W - 10)."""
+    y = y.reshape(-1, 1, *y.shape[-2:])
+    return _filter_valid(torch.cat([y, y * y], dim=1), _gaussian_window(y))
+
+
+def _ssim(x: torch.Tensor, y: torch.Tensor, y_stats: torch.Tensor) -> torch.Tensor:
+    """Mean SSIM of x against y (N, 3, H, W), given `_ssim_reference_stats(y)`, in x's dtype -> (N,) float64."""
+    n = x.shape[0]
+    x = x.reshape(n * 3, 1, *x.shape[-2:])
+    y = y.reshape(n * 3, 1, *y.shape[-2:])
+    ux, uxx, uxy = _filter_valid(torch.cat([x, x * x, x * y], dim=1), _gaussian_window(x)).unbind(1)
+    uy, uyy = y_stats.unbind(1)
+    vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
+    c1, c2 = SSIM_K1 ** 2, SSIM_K2 ** 2  # data range 1
+    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
+    return s.flatten(1).double().mean(dim=1).view(n, 3).mean(dim=1)
+
+
 def ssim(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
     """Mean SSIM (Wang et al. 2004) per image: Gaussian window 11 x 11, sigma 1.5, K1 0.01, K2 0.03,
     data range 1, population covariances, per RGB channel, averaged over the channels.
@@ -139,32 +151,23 @@ def ssim(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
 
     (N, 3, H, W), (N, 3, H, W) in [0, 1], H and W >= 11 -> (N,) float64.
     """
-    window_size = 2 * int(SSIM_TRUNCATE * SSIM_SIGMA + 0.5) + 1
-    x, y = _check_pair(images, reference, "ssim", min_size=window_size)
-    n = x.shape[0]
-    x = x.reshape(n * 3, 1, *x.shape[-2:])
-    y = y.reshape(n * 3, 1, *y.shape[-2:])
-    w = _gaussian_window(x)
-    stats = _filter_valid(torch.cat([x, y, x * x, y * y, x * y], dim=1), w)
-    ux, uy, uxx, uyy, uxy = stats.unbind(1)
-    vx, vy, vxy = uxx - ux * ux, uyy - uy * uy, uxy - ux * uy
-    c1, c2 = SSIM_K1 ** 2, SSIM_K2 ** 2  # data range 1
-    s = ((2 * ux * uy + c1) * (2 * vxy + c2)) / ((ux * ux + uy * uy + c1) * (vx + vy + c2))
-    return s.flatten(1).mean(dim=1).view(n, 3).mean(dim=1)
+    x, y = _check_pair(images, reference, "ssim", min_size=SSIM_WINDOW)
+    return _ssim(x, y, _ssim_reference_stats(y))
 
 
 def ciede2000_lab(lab1: torch.Tensor, lab2: torch.Tensor) -> torch.Tensor:
     """CIEDE2000 colour difference per pixel (Sharma, Wu and Dalal 2005), kL = kC = kH = 1.
 
-    Lab (*, 3, H, W) and Lab (*, 3, H, W) -> (*, H, W) float64. Hue angles in [0, 2 pi); a hue is 0
-    when a' = b = 0, and where either chroma C' is 0 the hue difference is 0 and the mean hue is
-    h1 + h2, as in the paper (and scikit-image).
+    Lab (*, 3, H, W) and Lab (*, 3, H, W) -> (*, H, W), computed in float64 unless both inputs are
+    float32 (then in float32). Hue angles in [0, 2 pi); a hue is 0 when a' = b = 0, and where either
+    chroma C' is 0 the hue difference is 0 and the mean hue is h1 + h2, as in the paper (and scikit-image).
     """
     if lab1.shape != lab2.shape or lab1.dim() < 3 or lab1.shape[-3] != 3:
         raise ValueError(f"ciede2000_lab: expected two Lab tensors of equal shape (*, 3, H, W), got "
                          f"{tuple(lab1.shape)} and {tuple(lab2.shape)}")
-    l1, a1, b1 = lab1.double().unbind(-3)
-    l2, a2, b2 = lab2.double().unbind(-3)
+    dtype = torch.float32 if lab1.dtype == lab2.dtype == torch.float32 else torch.float64
+    l1, a1, b1 = lab1.to(dtype).unbind(-3)
+    l2, a2, b2 = lab2.to(dtype).unbind(-3)
     two_pi = 2 * math.pi
     c_bar7 = (0.5 * (torch.hypot(a1, b1) + torch.hypot(a2, b2))) ** 7
     g = 0.5 * (1 - torch.sqrt(c_bar7 / (c_bar7 + CIEDE_25_POW_7)))
@@ -214,7 +217,7 @@ def ciede2000(images: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
 
 
 def _mean_ciede2000(lab: torch.Tensor, lab_ref: torch.Tensor) -> torch.Tensor:
-    return ciede2000_lab(lab_ref, lab).flatten(1).mean(dim=1)
+    return ciede2000_lab(lab_ref, lab).flatten(1).double().mean(dim=1)
 
 
 def ab_accuracy_curve(images: torch.Tensor, reference: torch.Tensor,
@@ -253,17 +256,11 @@ def _auc(acc: torch.Tensor) -> torch.Tensor:
 
 # -- no-reference metrics -----------------------------------------------------------------------------
 
-def _opponent(x255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """rg = R - G and yb = (R + G) / 2 - B of (N, 3, H, W) on 0..255, each (N, H*W)."""
-    r, g, b = x255.flatten(2).unbind(1)
-    return r - g, 0.5 * (r + g) - b
-
-
-def _to_8bit(x: torch.Tensor) -> torch.Tensor:
-    """[0, 1] -> the 8-bit values 0, 1, ..., 255 (as float64). UIQM is defined on 8-bit images, and
-    integer values make the Sobel response of a flat area exactly 0, so EME skips flat blocks
-    instead of dividing by a rounding residue."""
-    return torch.round(x.clamp(0.0, 1.0) * EIGHT_BIT)
+def _colorfulness(x: torch.Tensor) -> torch.Tensor:
+    rg, yb = opponent(x * EIGHT_BIT)
+    std = torch.sqrt(rg.var(dim=1, correction=0) + yb.var(dim=1, correction=0))
+    mean = torch.sqrt(rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2)
+    return (std + CF_MEAN_WEIGHT * mean).double()
 
 
 def colorfulness(images: torch.Tensor) -> torch.Tensor:
@@ -272,10 +269,7 @@ def colorfulness(images: torch.Tensor) -> torch.Tensor:
 
     (N, 3, H, W) in [0, 1] -> (N,) float64; 0 for any gray image.
     """
-    rg, yb = _opponent(_check_batch(images, "colorfulness") * EIGHT_BIT)
-    std = torch.sqrt(rg.var(dim=1, correction=0) + yb.var(dim=1, correction=0))
-    mean = torch.sqrt(rg.mean(dim=1) ** 2 + yb.mean(dim=1) ** 2)
-    return std + CF_MEAN_WEIGHT * mean
+    return _colorfulness(check_batch(images, "colorfulness"))
 
 
 def uciqe(images: torch.Tensor) -> torch.Tensor:
@@ -288,7 +282,7 @@ def uciqe(images: torch.Tensor) -> torch.Tensor:
 
     (N, 3, H, W) in [0, 1] -> (N,) float64; finite for any input, 0 for a constant gray image.
     """
-    return _uciqe(color.rgb_to_lab(_check_batch(images, "uciqe")))
+    return _uciqe(color.rgb_to_lab(check_batch(images, "uciqe")))
 
 
 def _uciqe(lab: torch.Tensor) -> torch.Tensor:
@@ -301,106 +295,6 @@ def _uciqe(lab: torch.Tensor) -> torch.Tensor:
     saturation = torch.where(lum > 0, chroma / torch.where(lum > 0, lum, torch.ones_like(lum)), torch.zeros_like(lum))
     c1, c2, c3 = UCIQE_WEIGHTS
     return c1 * sigma_c + c2 * con_l + c3 * saturation.mean(dim=1)
-
-
-def _trimmed_mean(values: torch.Tensor) -> torch.Tensor:
-    """Alpha-trimmed mean of each row of (N, K): drop the ceil(alpha_L K) smallest and the
-    floor(alpha_R K) largest values, average the rest."""
-    k = values.shape[1]
-    low = math.ceil(UICM_ALPHA[0] * k)
-    high = math.floor(UICM_ALPHA[1] * k)
-    if low + high >= k:  # too few pixels to trim
-        low, high = 0, 0
-    return values.sort(dim=1).values[:, low:k - high].mean(dim=1)
-
-
-def uicm(images: torch.Tensor) -> torch.Tensor:
-    """UICM, the colourfulness term of UIQM, on the 8-bit values 0..255 (inputs rounded):
-    -0.0268 sqrt(mu_rg^2 + mu_yb^2) + 0.1586 sqrt(s_rg^2 + s_yb^2), with mu the alpha-trimmed mean
-    (alpha_L = alpha_R = 0.1) and s^2 = mean over ALL pixels of (value - mu)^2 (Panetta et al., eq. 3-4).
-
-    (N, 3, H, W) in [0, 1] -> (N,) float64.
-    """
-    rg, yb = _opponent(_to_8bit(_check_batch(images, "uicm")))
-    mu_rg, mu_yb = _trimmed_mean(rg), _trimmed_mean(yb)
-    var_rg = (rg - mu_rg[:, None]).pow(2).mean(dim=1)
-    var_yb = (yb - mu_yb[:, None]).pow(2).mean(dim=1)
-    return UICM_MEAN_WEIGHT * torch.sqrt(mu_rg ** 2 + mu_yb ** 2) + UICM_STD_WEIGHT * torch.sqrt(var_rg + var_yb)
-
-
-def _blocks(x: torch.Tensor) -> torch.Tensor:
-    """(N, C, H, W) -> (N, C, H // 8, W // 8, 64): non-overlapping 8 x 8 blocks, remainder cropped."""
-    n, c, h, w = x.shape
-    bh, bw = h // UIQM_BLOCK, w // UIQM_BLOCK
-    x = x[..., :bh * UIQM_BLOCK, :bw * UIQM_BLOCK].reshape(n, c, bh, UIQM_BLOCK, bw, UIQM_BLOCK)
-    return x.permute(0, 1, 2, 4, 3, 5).reshape(n, c, bh, bw, UIQM_BLOCK * UIQM_BLOCK)
-
-
-def sobel_magnitude(x: torch.Tensor) -> torch.Tensor:
-    """Sobel gradient magnitude sqrt(gx^2 + gy^2) of each channel of (N, C, H, W), kernels
-    [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]] and its transpose, edge pixels replicated at the border
-    (the same as scipy.ndimage.sobel's 'reflect' mode for this 3 x 3 kernel)."""
-    n, c, h, w = x.shape
-    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], dtype=x.dtype, device=x.device)
-    kernels = torch.stack([kx, kx.T])[:, None]  # (2, 1, 3, 3)
-    padded = F.pad(x.reshape(n * c, 1, h, w), (1, 1, 1, 1), mode="replicate")
-    g = F.conv2d(padded, kernels)
-    return torch.sqrt(g[:, 0] ** 2 + g[:, 1] ** 2).view(n, c, h, w)
-
-
-def _eme(x: torch.Tensor) -> torch.Tensor:
-    """EME of each channel of (N, C, H, W): 2 / (k1 k2) * sum over 8 x 8 blocks of ln(max / min);
-    a block whose min (or max) is 0 adds 0. Returns (N, C)."""
-    blocks = _blocks(x)
-    bmax, bmin = blocks.amax(dim=-1), blocks.amin(dim=-1)
-    ok = bmin > 0
-    ratio = torch.where(ok, bmax / torch.where(ok, bmin, torch.ones_like(bmin)), torch.ones_like(bmin))
-    count = blocks.shape[2] * blocks.shape[3]
-    return 2.0 / max(count, 1) * torch.log(ratio).flatten(2).sum(dim=-1)
-
-
-def uism(images: torch.Tensor) -> torch.Tensor:
-    """UISM, the sharpness term of UIQM: sum over R, G, B of lambda_c EME(sobel(c) * c), with
-    lambda = 0.299, 0.587, 0.114 and EME over 8 x 8-pixel blocks (natural log), on the 8-bit values
-    0..255 (inputs rounded). (N, 3, H, W) in [0, 1] -> (N,) float64; 0 for a constant image.
-    """
-    x = _to_8bit(_check_batch(images, "uism"))
-    edge_map = sobel_magnitude(x) * x
-    weights = torch.tensor(UISM_CHANNEL_WEIGHTS, dtype=x.dtype, device=x.device)
-    return (_eme(edge_map) * weights).sum(dim=1)
-
-
-def uiconm(images: torch.Tensor) -> torch.Tensor:
-    """UIConM, the contrast term of UIQM: logAMEE of the intensity I = 0.299 R + 0.587 G + 0.114 B
-    of the 8-bit values (inputs rounded to 0..255) over 8 x 8-pixel blocks with PLIP arithmetic (gamma = k = 1026):
-
-        r = (Imax (-) Imin) / (Imax (+) Imin),  a (-) b = k (a - b) / (k - b),  a (+) b = a + b - a b / gamma
-        S = sum over blocks of r ln r (<= 0; a block with r = 0 adds 0)
-        UIConM = -((1 / (k1 k2)) (x) S),  c (x) s = gamma - gamma (1 - s / gamma)^c
-
-    The leading minus (Agaian's AMEE) makes UIConM >= 0. (N, 3, H, W) in [0, 1] -> (N,) float64.
-    """
-    intensity = color.rgb_to_gray(_to_8bit(_check_batch(images, "uiconm")))
-    blocks = _blocks(intensity)[:, 0]
-    bmax, bmin = blocks.amax(dim=-1), blocks.amin(dim=-1)
-    diff = PLIP_K * (bmax - bmin) / (PLIP_K - bmin)
-    total = bmax + bmin - bmax * bmin / PLIP_GAMMA
-    ok = (diff > 0) & (total > 0)
-    r = torch.where(ok, diff / torch.where(ok, total, torch.ones_like(total)), torch.ones_like(total))
-    s = (r * torch.log(r)).flatten(1).sum(dim=1)  # r = 1 where not ok: adds 0
-    c = 1.0 / max(blocks.shape[1] * blocks.shape[2], 1)
-    return -(PLIP_GAMMA - PLIP_GAMMA * (1 - s / PLIP_GAMMA) ** c)
-
-
-def uiqm(images: torch.Tensor) -> torch.Tensor:
-    """UIQM (Panetta, Gao and Agaian 2016) = 0.0282 UICM + 0.2953 UISM + 3.5753 UIConM, all three on
-    the image rounded to 8 bits (as the published implementations read uint8 files).
-
-    (N, 3, H, W) in [0, 1] -> (N,) float64; finite for any input (0 for a constant gray image).
-    """
-    x = _check_batch(images, "uiqm")
-    w1, w2, w3 = UIQM_WEIGHTS
-    return w1 * uicm(x) + w2 * uism(x) + w3 * uiconm(x)
 
 
 # -- all at once --------------------------------------------------------------------------------------
@@ -425,22 +319,65 @@ class MetricBatch:
                 for name in METRIC_NAMES}
 
 
-def compute_metrics(images: torch.Tensor, reference: torch.Tensor | None = None) -> MetricBatch:
-    """Every metric of `images` (N, 3, H, W) in [0, 1]; with `reference` (same shape), the
-    full-reference ones too. H and W must be at least 11 when a reference is given (SSIM window)."""
-    x = _check_batch(images, "compute_metrics")
-    lab = color.rgb_to_lab(x)
-    cf = colorfulness(x)
-    no_ref = {"cf": cf.cpu(), "uciqe": _uciqe(lab).cpu(), "uiqm": uiqm(x).cpu()}
+@dataclass(frozen=True)
+class Reference:
+    """Originals prepared once for scoring candidates against them (`prepare_reference`), in `COMPUTE_DTYPE`."""
+
+    rgb: torch.Tensor  # (N, 3, H, W) sRGB in [0, 1]
+    lab: torch.Tensor  # (N, 3, H, W) CIE Lab
+    ssim_stats: torch.Tensor  # (N * 3, 2, H - 10, W - 10): local means of rgb and rgb^2
+    metrics: MetricBatch  # the originals' own no-reference metrics (full-reference ones None)
+
+
+def _no_reference(x: torch.Tensor, lab: torch.Tensor) -> MetricBatch:
+    """CF, UCIQE and UIQM of x (N, 3, H, W) with its Lab `lab`; the full-reference fields None."""
+    return MetricBatch(psnr=None, ssim=None, ciede2000=None, auc=None, delta_cf=None, cf=_colorfulness(x).cpu(),
+                       uciqe=_uciqe(lab).double().cpu(), uiqm=uiqm_of_8bit(to_8bit(x)).cpu())
+
+
+def prepare_reference(reference: torch.Tensor) -> Reference:
+    """Everything the originals (N, 3, H, W) in [0, 1], H and W >= 11, contribute to `compute_metrics`,
+    computed once: their Lab, their side of SSIM and their own CF, UCIQE and UIQM."""
+    y = check_batch(reference, "compute_metrics reference", SSIM_WINDOW, COMPUTE_DTYPE)
+    lab = color.rgb_to_lab(y)
+    return Reference(rgb=y, lab=lab, ssim_stats=_ssim_reference_stats(y), metrics=_no_reference(y, lab))
+
+
+def compute_metrics(images: torch.Tensor, reference: torch.Tensor | Reference | None = None) -> MetricBatch:
+    """Every metric of `images` (N, 3, H, W) in [0, 1]; with `reference` (the originals, same shape,
+    or a `Reference` prepared from them), the full-reference ones too. H and W must be at least 11
+    when a reference is given (SSIM window).
+
+    Computed in `COMPUTE_DTYPE` (float32), within 0.01 of the float64 per-metric functions; the
+    Lab conversion of each image is shared by CIEDE2000, AuC and UCIQE. Pass a prepared `Reference`
+    to score several batches against the same originals without recomputing their side.
+    -> a `MetricBatch` of (N,) float64 CPU tensors.
+    """
     if reference is None:
-        return MetricBatch(psnr=None, ssim=None, ciede2000=None, auc=None, delta_cf=None, **no_ref)
-    x, y = _check_pair(x, reference, "compute_metrics")
-    lab_ref = color.rgb_to_lab(y)
+        x = check_batch(images, "compute_metrics", dtype=COMPUTE_DTYPE)
+        return _no_reference(x, color.rgb_to_lab(x))
+    ref = reference if isinstance(reference, Reference) else prepare_reference(reference)
+    x = check_batch(images, "compute_metrics", SSIM_WINDOW, COMPUTE_DTYPE)
+    if x.shape != ref.rgb.shape:
+        raise ValueError(f"compute_metrics: images {tuple(x.shape)} and reference {tuple(ref.rgb.shape)} "
+                         "differ in shape")
+    lab = color.rgb_to_lab(x)
+    own = _no_reference(x, lab)
     return MetricBatch(
-        psnr=psnr(x, y).cpu(),
-        ssim=ssim(x, y).cpu(),
-        ciede2000=_mean_ciede2000(lab, lab_ref).cpu(),
-        auc=_auc(_accuracy_curve(lab, lab_ref, AUC_MAX_THRESHOLD)).cpu(),
-        delta_cf=(cf - colorfulness(y)).cpu(),
-        **no_ref,
+        psnr=_psnr(x, ref.rgb).cpu(),
+        ssim=_ssim(x, ref.rgb, ref.ssim_stats).cpu(),
+        ciede2000=_mean_ciede2000(lab, ref.lab).cpu(),
+        auc=_auc(_accuracy_curve(lab, ref.lab, AUC_MAX_THRESHOLD)).cpu(),
+        cf=own.cf,
+        delta_cf=own.cf - ref.metrics.cf,
+        uciqe=own.uciqe,
+        uiqm=own.uiqm,
     )
+
+
+__all__ = [
+    "AUC_MAX_THRESHOLD", "COMPUTE_DTYPE", "FULL_REFERENCE", "HIGHER_IS_BETTER", "METRIC_NAMES", "NOT_COMPUTED",
+    "NO_REFERENCE", "MetricBatch", "Reference", "ab_accuracy_curve", "ab_auc", "ciede2000", "ciede2000_lab",
+    "colorfulness", "compute_metrics", "prepare_reference", "psnr", "sobel_magnitude", "ssim", "uciqe", "uicm",
+    "uiconm", "uiqm", "uism",
+]
