@@ -41,7 +41,7 @@ SSIM_SIGMA = 1.5  # standard deviation of the Gaussian window
 SSIM_TRUNCATE = 3.5  # window radius in sigmas, as scipy.ndimage / scikit-image: radius int(3.5 * 1.5 + 0.5) = 5
 SSIM_K1 = 0.01  # C1 = (K1 * data_range)^2
 SSIM_K2 = 0.03  # C2 = (K2 * data_range)^2
-SSIM_STRIP_ROWS = 32  # SSIM is filtered in strips of this many output rows (cache-sized; same values)
+SSIM_STRIP_ROWS = 96  # SSIM is filtered in strips of this many output rows (cache-sized; same values)
 
 # -- CIEDE2000 (Sharma, Wu and Dalal 2005) ------------------------------------------------------------
 CIEDE_25_POW_7 = 25.0 ** 7  # the constant in G and R_C
