@@ -1,7 +1,8 @@
 """Evaluation speed: photos per second at 1024 x 768, the share of each metric and of the model, and
 the metrics before and after the speed work (issue 24, item 6), measured in one run.
 
-Photos: the first N of `../shared/data/eval/kodak24` resized to 1024 x 768 (bicubic), or synthetic
+Photos: the first N of `../shared/data/eval/kodak24` (or `$COLORIZEKIT_SHARED_DATA/eval/kodak24`)
+resized to 1024 x 768 (bicubic), or synthetic
 photos where that folder is missing (`--data` names another). Each is scored as `colorizekit evaluate`
 scores it: the grayscale baseline and the model's colorization against the original, plus the
 original's own CF, UCIQE and UIQM (photos of this size are scored one at a time, as evaluate groups
@@ -27,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import statistics
 import subprocess
 import tempfile
@@ -44,6 +46,8 @@ from colorizekit.models import create_model
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_COMMIT = "a7d8f7a"  # main before the speed work
+# ../shared/data beside the project; COLORIZEKIT_SHARED_DATA points elsewhere (a git worktree in another folder)
+SHARED = Path(os.environ.get("COLORIZEKIT_SHARED_DATA", ROOT.parent / "shared" / "data"))
 
 
 def load_old_metrics():
@@ -138,7 +142,7 @@ def largest_differences(old_out, new_out) -> dict[str, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "eval" / "kodak24")
+    ap.add_argument("--data", type=Path, default=SHARED / "eval" / "kodak24")
     ap.add_argument("--photos", type=int, default=8)
     ap.add_argument("--width", type=int, default=1024)
     ap.add_argument("--height", type=int, default=768)
