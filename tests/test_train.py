@@ -409,6 +409,28 @@ def _wait_for(predicate, proc: subprocess.Popen, timeout: float = 120) -> None:
         time.sleep(0.05)
 
 
+def kill_9_after_a_mid_epoch_save(proc: subprocess.Popen, out: Path, after_an_epoch: bool = False) -> None:
+    """SIGKILL the training process `proc` (kill -9: no handler runs, nothing more is saved) once its
+    out/last.pt holds a mid-epoch state (after the first epoch's history too, if `after_an_epoch`)."""
+
+    def saved_mid_epoch() -> bool:
+        if after_an_epoch and not (out / "history.csv").exists():
+            return False
+        try:
+            partial = load_checkpoint(out / "last.pt")["partial"]
+        except Exception:  # not written yet
+            return False
+        return partial is not None and partial["step"] >= 1
+
+    try:
+        _wait_for(saved_mid_epoch, proc)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
 def test_kill_9_after_a_mid_epoch_save_then_resume_gives_the_same_weights(reference_runs, data_dir, tmp_path):
     reference = reference_runs("jkspnet-lab")
     launcher = tmp_path / "slow.py"
@@ -418,22 +440,7 @@ def test_kill_9_after_a_mid_epoch_save_then_resume_gives_the_same_weights(refere
                              str(out), *SMALL_ARGS, "--save-every", "0.005"], cwd=REPO, env=ONE_THREAD,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def saved_mid_epoch_2() -> bool:
-        if not (out / "history.csv").exists() or not (out / "last.pt").exists():
-            return False
-        try:
-            partial = load_checkpoint(out / "last.pt")["partial"]
-        except Exception:
-            return False
-        return partial is not None and partial["step"] >= 1
-
-    try:
-        _wait_for(saved_mid_epoch_2, proc)
-        proc.send_signal(signal.SIGKILL)  # kill -9: no handler runs, nothing more is saved
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_9_after_a_mid_epoch_save(proc, out, after_an_epoch=True)
     assert proc.returncode == -signal.SIGKILL
     saved = load_checkpoint(out / "last.pt")
     assert saved["epoch"] == 1 and 1 <= saved["partial"]["step"] < 3
@@ -618,20 +625,7 @@ def test_kill_9_mid_epoch_then_resume_finishes_and_exports(many_steps_dir, tmp_p
             *(["--time-budget", budget] if budget else [])]
     proc = subprocess.Popen(args, cwd=REPO, env=ONE_THREAD, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
-    def saved_mid_epoch() -> bool:
-        try:
-            partial = load_checkpoint(out / "last.pt")["partial"]
-        except Exception:
-            return False
-        return partial is not None and partial["step"] >= 1
-
-    try:
-        _wait_for(saved_mid_epoch, proc)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_9_after_a_mid_epoch_save(proc, out)
     killed = load_checkpoint(out / "last.pt")
     steps_left = 3 * 44 - killed["global_step"]
     assert steps_left >= 2 * SYNC_EVERY + 25  # the resumed process reaches the recalibration
