@@ -1,7 +1,7 @@
 """The browser page (`colorizekit build-page`): its size, and its speed in headless Chromium on this machine.
 
 For int8 and fp32 weights (the shipped lite-unet-bins unless `--weights`), builds the page, serves it
-cross-origin isolated (`colorizekit.page.serve`, so WASM runs threads) and drives Debian's Chromium:
+cross-origin isolated (`colorizekit.web.page.serve`, so WASM runs threads) and drives Debian's Chromium:
 - size: the folder's total, and its parts (model, onnxruntime-web, the page's own files);
 - first photo: seconds from opening `?image=photo.jpg` (a 1024 x 768 grayscale JPEG made from a
   built-in photo) to the result shown, model loading included;
@@ -32,9 +32,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.web.chromium: where Chromium is and how it is started
 
 from colorizekit import Colorizer  # noqa: E402
-from colorizekit.page import build_page  # noqa: E402
-from colorizekit.page.build import STATIC_DIR  # noqa: E402
-from colorizekit.page.serve import serving  # noqa: E402
+from colorizekit.web.page import build_page  # noqa: E402
+from colorizekit.web.page.build import STATIC_DIR  # noqa: E402
+from colorizekit.web.page.serve import serving  # noqa: E402
 from tests.web.chromium import missing_browser, start_chromium  # noqa: E402
 from tests.web.test_browser_page import DEMO, _ab, _result_image, _wait_state  # noqa: E402
 

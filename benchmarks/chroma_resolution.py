@@ -19,9 +19,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorizekit import color, metrics
-from colorizekit.colorize import join_luminance, working_shape
-from colorizekit.defaults import DEFAULT_SIZE
+from colorizekit import color
+from colorizekit.evaluate import metrics
+from colorizekit.color.join import join_luminance
+from colorizekit.infer.colorizer import working_shape
+from colorizekit.weights import DEFAULT_SIZE
 from colorizekit.imageio import find_images, load_image
 
 

@@ -2,10 +2,10 @@
 and backend.
 
 For each model and backend, N grayscale JPEG photos of 1024 x 768 are colorized from files to files
-through `colorizekit.colorize.colorize_files`, the code path of `colorizekit colorize`. Timing does
+through `colorizekit.infer.files.colorize_files`, the code path of `colorizekit colorize`. Timing does
 not depend on the weights' values, so without `--weights` randomly initialised weights are used (the
 colours are meaningless; only time is measured). `--backend torch onnx` times PyTorch and onnxruntime
-(the model exported with `colorizekit.export`, run on the CPU in fp32 with as many threads as torch)
+(the model exported with `colorizekit.onnx.export`, run on the CPU in fp32 with as many threads as torch)
 in one run and prints how many times faster onnxruntime is. On a GPU the photos are batched and
 photos/s is reported (onnx runs on the CPU only).
 
@@ -33,10 +33,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorizekit.checkpoint import export_weights, weights_by_model
-from colorizekit.colorize import Colorizer, colorize_files
-from colorizekit.defaults import BACKENDS, DEFAULT_SIZE, resolve_device
-from colorizekit.export import export_onnx
+from colorizekit.weights import export_weights, weights_by_model
+from colorizekit.infer.colorizer import Colorizer
+from colorizekit.infer.files import colorize_files
+from colorizekit.infer.backends import BACKENDS
+from colorizekit.weights import DEFAULT_SIZE
+from colorizekit.hardware import resolve_device
+from colorizekit.onnx.export import export_onnx
 from colorizekit.models import create_model, list_models
 
 

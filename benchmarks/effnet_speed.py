@@ -21,8 +21,8 @@ import time
 
 import torch
 
-from colorizekit.colorize import working_shape
-from colorizekit.complexity import summarize
+from colorizekit.infer.colorizer import working_shape
+from colorizekit.models.complexity import summarize
 from colorizekit.models import create_model, get_model_info
 
 MODELS = ("lite-unet-bins", "effnet-lite-bins")

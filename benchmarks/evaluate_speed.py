@@ -39,9 +39,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorizekit import color, metrics, uiqm
-from colorizekit.checkpoint import WeightsError, export_weights
-from colorizekit.colorize import Colorizer
+from colorizekit import color
+from colorizekit.evaluate import metrics, uiqm
+from colorizekit.weights import WeightsError, export_weights
+from colorizekit.infer.colorizer import Colorizer
 from colorizekit.models import create_model
 
 ROOT = Path(__file__).resolve().parents[1]

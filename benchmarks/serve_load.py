@@ -34,7 +34,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from colorizekit.defaults import DEFAULT_MODEL, DEFAULT_SIZE
+from colorizekit.weights import DEFAULT_MODEL, DEFAULT_SIZE
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def start_server(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Po
     if not weights:
         import torch
 
-        from colorizekit.checkpoint import export_weights
+        from colorizekit.weights import export_weights
         from colorizekit.models import create_model
 
         torch.manual_seed(0)

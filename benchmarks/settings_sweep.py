@@ -1,7 +1,7 @@
 """Choose a model's default settings (working size, vividness, saturation) and compare weights, by measurement.
 
 For each weights file, working size, vividness (bins models only) and saturation, evaluates every
-evaluation set (`colorizekit.evaluate`, full protocol) and prints PSNR, CIEDE2000 and colourfulness (CF)
+evaluation set (`colorizekit.evaluate.protocols`, full protocol) and prints PSNR, CIEDE2000 and colourfulness (CF)
 beside the grayscale baseline and the originals' CF. The rule the project ships by: among the settings
 whose CF is at least half the originals' on every set, the lowest mean CIEDE2000 over the sets. Also
 printed: the same rule with CF pooled over all the sets' photos, and the setting with the lowest mean
@@ -19,9 +19,9 @@ import json
 import sys
 from pathlib import Path
 
-from colorizekit.checkpoint import weights_model_name
-from colorizekit.colorize import Colorizer
-from colorizekit.evaluate import evaluate
+from colorizekit.weights import weights_model_name
+from colorizekit.infer.colorizer import Colorizer
+from colorizekit.evaluate.protocols import evaluate
 from colorizekit.models import get_model_info
 
 CF_SHARE = 0.5  # a setting must reach this share of the originals' colourfulness on every set

@@ -1,8 +1,8 @@
 """Training throughput: colorizekit's training loop against a loop written as the design's notebooks did.
 
 For each model, training size, precision and batch size, in the same run and on the same photo files:
-- "colorizekit": the real training step of `colorizekit.train` (`measure_throughput`) fed by the real data
-  pipeline (`colorizekit.data` with the photo cache, as `colorizekit train` runs on a CPU: photos decoded
+- "colorizekit": the real training step of `colorizekit.train.loop` (`measure_throughput`) fed by the real data
+  pipeline (`colorizekit.train.data` with the photo cache, as `colorizekit train` runs on a CPU: photos decoded
   once into RAM, crops cut in the main process; colour conversion on the device, the model's loss,
   bf16 autocast where asked, fused Adam, loss read back once at the end);
 - "notebook": the notebooks' way: a Dataset that squashes each photo to S x S and converts it per
@@ -11,7 +11,7 @@ For each model, training size, precision and batch size, in the same run and on 
 
 Both time `--steps` steps after `--warmup` untimed ones and report training images per second, their
 ratio, and model FLOP utilisation (MFU) against the GPU's dense bf16 peak: training FLOPs per image =
-3 x 2 x the forward multiply-accumulates actually performed (`colorizekit.complexity.summarize(...).real_macs`
+3 x 2 x the forward multiply-accumulates actually performed (`colorizekit.models.complexity.summarize(...).real_macs`
 at batch 1), also printed as achieved TFLOP/s. On a CPU, MFU prints as n/a. The header names the CPU
 and whether it runs bf16 natively (AMX-BF16 or AVX512-BF16); bf16 is measured only there, unless
 `--precisions` asks for it.
@@ -35,12 +35,12 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from colorizekit.complexity import summarize
-from colorizekit.data import PhotoDataset, ShardSampler, make_loader
-from colorizekit.defaults import cpu_name, cpu_native_bf16
+from colorizekit.models.complexity import summarize
+from colorizekit.train.data import PhotoDataset, ShardSampler, make_loader
+from colorizekit.hardware import cpu_name, cpu_native_bf16
 from colorizekit.models import create_model, get_model_info, list_models
-from colorizekit.photocache import CACHE_SCALE, PhotoCache
-from colorizekit.trainstep import measure_throughput
+from colorizekit.train.photocache import CACHE_SCALE, PhotoCache
+from colorizekit.train.step import measure_throughput
 
 # Dense bf16 tensor-core peaks (FLOP/s) from NVIDIA's data sheets, matched against the device name in order.
 BF16_PEAK = (

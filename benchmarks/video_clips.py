@@ -13,8 +13,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from colorizekit.demo import demo_images  # noqa: E402
-from colorizekit.video.synthetic import Shot, render, tone, write_clip  # noqa: E402
+from colorizekit.evaluate.demo import demo_images  # noqa: E402
+from colorizekit.infer.video.synthetic import Shot, render, tone, write_clip  # noqa: E402
 
 KODAK = Path(__file__).resolve().parents[2] / "shared" / "data" / "eval" / "kodak24"
 

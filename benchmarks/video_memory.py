@@ -23,7 +23,7 @@ _CHILD = """
 import json, resource, sys, time, warnings
 warnings.simplefilter("ignore", UserWarning)
 sys.path.insert(0, {src!r})
-from colorizekit.colorize import Colorizer
+from colorizekit.infer.colorizer import Colorizer
 t0 = time.perf_counter()
 result = Colorizer(device="cpu").colorize_video({clip!r}, {out!r}, progress=False)
 print(json.dumps({{"frames": result.frames, "seconds": time.perf_counter() - t0,

@@ -26,10 +26,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from colorizekit.colorize import Colorizer, working_shape  # noqa: E402
+from colorizekit.infer.colorizer import Colorizer, working_shape  # noqa: E402
 from colorizekit.imageio.pixels import gray_from_rgb  # noqa: E402
-from colorizekit.video.synthetic import Shot, render, write_clip  # noqa: E402
-from colorizekit.video.temporal import (  # noqa: E402
+from colorizekit.infer.video.synthetic import Shot, render, write_clip  # noqa: E402
+from colorizekit.infer.video.temporal import (
     FlowEstimator,
     TemporalConfig,
     flow_reliability,
@@ -87,7 +87,7 @@ def measure_cuts(photos: list[np.ndarray], width: int, height: int, frames: int,
 
 def measure_blends(photos: list[np.ndarray], blends: list[float], width: int, height: int, frames: int,
                    folder: Path, flow_tolerance: float) -> None:
-    from colorizekit.video.evaluate import score_video
+    from colorizekit.evaluate.video import score_video
 
     colorizer = Colorizer(device="cpu")
     clips = []

@@ -38,7 +38,7 @@ def make_weights(tmp_path):
 
     For testing the plumbing only: such weights are never presented as a colorization result.
     """
-    from colorizekit.checkpoint import export_weights
+    from colorizekit.weights import export_weights
     from colorizekit.models import create_model
 
     def make(model_name: str = "jkspnet-lab", seed: int = 0) -> Path:
@@ -64,8 +64,8 @@ def exported(tmp_path_factory):
 
     For testing the plumbing only, as `make_weights`.
     """
-    from colorizekit.checkpoint import export_weights
-    from colorizekit.export import export_onnx
+    from colorizekit.weights import export_weights
+    from colorizekit.onnx.export import export_onnx
     from colorizekit.models import create_model
 
     made: dict[str, tuple[Path, Path]] = {}

@@ -1,7 +1,7 @@
 """Retake docs/screenshot.png: `colorizekit serve` with the shipped weights, one built-in photo uploaded
 in headless Chromium, the before/after slider set halfway.
 
-    python tools/screenshot.py [--photo src/colorizekit/demo_images/chelsea.jpg] [-o docs/screenshot.png]
+    python tools/screenshot.py [--photo src/colorizekit/evaluate/demo_images/chelsea.jpg] [-o docs/screenshot.png]
 
 Needs the serve extras, selenium, and Debian's `chromium` and `chromium-driver`.
 """
@@ -43,7 +43,7 @@ def _wait_for(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--photo", type=Path, default=ROOT / "src/colorizekit/demo_images/chelsea.jpg")
+    p.add_argument("--photo", type=Path, default=ROOT / "src/colorizekit/evaluate/demo_images/chelsea.jpg")
     p.add_argument("-o", "--out", type=Path, default=ROOT / "docs/screenshot.png")
     args = p.parse_args(argv)
 

@@ -3,7 +3,7 @@
     python tools/vendor_onnxruntime_web.py [--version 1.31.1] [--pack onnxruntime-web-1.31.1.tgz]
 
 Runs `npm pack onnxruntime-web@VERSION` (or reads a tarball already packed) and copies only what the
-page loads into src/colorizekit/page/vendor/onnxruntime-web/, two runtimes, each an ES module, the
+page loads into src/colorizekit/web/page/vendor/onnxruntime-web/, two runtimes, each an ES module, the
 Emscripten glue it loads and its WebAssembly (threads and SIMD):
 - "wasm": `ort.wasm.min.mjs`, the CPU (WASM) runtime the page uses unless WebGPU is there;
 - "webgpu": `ort.jspi.min.mjs`, the WebGPU runtime built with JSPI, loaded only when the browser has a
@@ -29,7 +29,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = ROOT / "src" / "colorizekit" / "page" / "vendor" / "onnxruntime-web"
+TARGET = ROOT / "src" / "colorizekit" / "web" / "page" / "vendor" / "onnxruntime-web"
 VERSION = "1.31.1"  # the onnxruntime-web release the page is tested with
 RUNTIMES = {  # name: (ES module, Emscripten glue, WebAssembly)
     "wasm": ("ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"),

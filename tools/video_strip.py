@@ -2,11 +2,11 @@
 consistency (`--temporal flow`), with each frame's chroma change since the previous frame along the
 optical flow (black: none; white: 2 Lab units or more).
 
-The clip is a slow pan across a built-in demo photo (public domain / CC0, `src/colorizekit/demo_images`),
+The clip is a slow pan across a built-in demo photo (public domain / CC0, `src/colorizekit/evaluate/demo_images`),
 with a little noise, made in colour for ground truth and colorized from its luminance with the
 shipped default model; the figures under the pictures are the flow-warped |Δab| of that frame.
 
-    python tools/video_strip.py [--photo src/colorizekit/demo_images/chelsea.jpg] [-o docs/video_strip.jpg]
+    python tools/video_strip.py [--photo src/colorizekit/evaluate/demo_images/chelsea.jpg] [-o docs/video_strip.jpg]
 """
 
 from __future__ import annotations
@@ -25,14 +25,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from colorizekit import color  # noqa: E402
-from colorizekit.colorize import Colorizer  # noqa: E402
-from colorizekit.figures import image_grid  # noqa: E402
+from colorizekit.infer.colorizer import Colorizer  # noqa: E402
+from colorizekit.evaluate.figures import image_grid  # noqa: E402
 from colorizekit.imageio import to_uint8  # noqa: E402
-from colorizekit.video.evaluate import score_video  # noqa: E402
-from colorizekit.video.io import VideoReader  # noqa: E402
-from colorizekit.video.pipeline import colorize_frames  # noqa: E402
-from colorizekit.video.synthetic import Shot, render, write_clip  # noqa: E402
-from colorizekit.video.temporal import FlowEstimator, flow_reliability, to_uint8_gray, warp  # noqa: E402
+from colorizekit.evaluate.video import score_video  # noqa: E402
+from colorizekit.infer.video.io import VideoReader  # noqa: E402
+from colorizekit.infer.video.pipeline import colorize_frames  # noqa: E402
+from colorizekit.infer.video.synthetic import Shot, render, write_clip  # noqa: E402
+from colorizekit.infer.video.temporal import FlowEstimator, flow_reliability, to_uint8_gray, warp  # noqa: E402
 
 CHANGE_SCALE = 2.0  # Lab units shown as white in the change maps
 
@@ -44,7 +44,7 @@ def _ab(rgb: np.ndarray) -> np.ndarray:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photo", type=Path, default=ROOT / "src/colorizekit/demo_images/chelsea.jpg")
+    parser.add_argument("--photo", type=Path, default=ROOT / "src/colorizekit/evaluate/demo_images/chelsea.jpg")
     parser.add_argument("-o", "--out", type=Path, default=ROOT / "docs/video_strip.jpg")
     parser.add_argument("--frames", type=int, nargs="+", default=[6, 9, 12, 15, 18], help="frames shown")
     args = parser.parse_args()

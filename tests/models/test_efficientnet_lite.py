@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from colorizekit import color
-from colorizekit.demo import demo_images
+from colorizekit.evaluate.demo import demo_images
 from colorizekit.models.effnet_lite_bins import EFFICIENTNET_LITE0, EncoderInput
 from colorizekit.models.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLite0, same_padding
 from colorizekit.models.pretrained import read_pretrained_state

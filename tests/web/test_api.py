@@ -24,10 +24,10 @@ pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from colorizekit.checkpoint import WeightsError  # noqa: E402
+from colorizekit.weights import WeightsError  # noqa: E402
 from colorizekit.models import list_models  # noqa: E402
 from colorizekit.web import ServeSettings, create_app  # noqa: E402
-from colorizekit.defaults import DEFAULT_MODEL  # noqa: E402
+from colorizekit.weights import DEFAULT_MODEL  # noqa: E402
 from colorizekit.web.app import STATIC_DIR, content_disposition  # noqa: E402
 from colorizekit.web.service import output_filename  # noqa: E402
 from tests.conftest import synthetic_rgb  # noqa: E402
@@ -38,7 +38,7 @@ def weights_file(tmp_path_factory) -> Path:
     """Random-init jkspnet-lab weights, as conftest's `make_weights` writes them, once per module."""
     import torch
 
-    from colorizekit.checkpoint import export_weights
+    from colorizekit.weights import export_weights
     from colorizekit.models import create_model
 
     torch.manual_seed(0)
@@ -52,7 +52,7 @@ def bins_weights_file(tmp_path_factory) -> Path:
     """Random-init lite-unet-bins weights whose card gives a measured default vividness of 0.7."""
     import torch
 
-    from colorizekit.checkpoint import export_weights
+    from colorizekit.weights import export_weights
     from colorizekit.models import create_model
 
     torch.manual_seed(0)
@@ -96,9 +96,9 @@ class FakeFactory:
 @pytest.fixture(autouse=True)
 def no_shipped_weights(monkeypatch, tmp_path_factory):
     """The tests decide which weights exist: the package's shipped weights are hidden."""
-    from colorizekit import checkpoint
+    from colorizekit.weights import resolve as shipped
 
-    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path_factory.mktemp("no-shipped-weights"))
+    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path_factory.mktemp("no-shipped-weights"))
 
 
 def _client(weights_file: Path | tuple[Path, ...], factory=None, **overrides) -> TestClient:
@@ -278,7 +278,7 @@ def test_model_and_size_fields_choose_the_colorizer(weights_file):
 def test_a_request_naming_no_size_uses_the_weights_measured_size_unless_the_server_sets_one(tmp_path):
     import torch
 
-    from colorizekit.checkpoint import export_weights
+    from colorizekit.weights import export_weights
     from colorizekit.models import create_model
 
     measured = tmp_path / "measured.safetensors"
@@ -295,7 +295,7 @@ def test_a_request_naming_no_size_uses_the_weights_measured_size_unless_the_serv
 
 @pytest.mark.filterwarnings("ignore:.*only its luminance is used")
 def test_real_colorizer_on_random_weights(weights_file):
-    """The default factory: colorizekit.colorize.Colorizer, on random weights (plumbing only)."""
+    """The default factory: colorizekit.infer.colorizer.Colorizer, on random weights (plumbing only)."""
     with TestClient(create_app(ServeSettings(model="jkspnet-lab", weights=(weights_file,), size=32, device="cpu"))) as c:
         r = _post(c, _encode(synthetic_rgb(50, 70), "PNG"), "colour.png")
         assert r.status_code == 200, r.text
@@ -509,7 +509,7 @@ def test_real_colorizer_takes_the_vividness_per_call(bins_weights_file):
 # -- saturation ---------------------------------------------------------------------------------------
 
 def test_saturation_default_is_the_cards_and_reaches_the_colorizer_only_when_chosen(weights_file, tmp_path):
-    from colorizekit.checkpoint import export_weights
+    from colorizekit.weights import export_weights
     from colorizekit.models import create_model
 
     measured = tmp_path / "measured.safetensors"
@@ -624,7 +624,7 @@ def test_cli_serve_builds_the_app_on_loopback(monkeypatch, weights_file):
 def test_cli_serve_says_when_no_model_has_weights(monkeypatch, capsys, tmp_path):
     import uvicorn
 
-    from colorizekit.checkpoint import export_weights
+    from colorizekit.weights import export_weights
     from colorizekit.cli import main
     from colorizekit.models import create_model
 

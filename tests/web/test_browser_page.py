@@ -1,5 +1,5 @@
 """The browser page of `colorizekit build-page`, built with the shipped lite-unet-bins weights and driven in
-Debian's headless Chromium through Selenium, served by `colorizekit.page.serve` (cross-origin isolated,
+Debian's headless Chromium through Selenium, served by `colorizekit.web.page.serve` (cross-origin isolated,
 so WASM runs threads) and cut off from the network once loaded.
 
 Checks what a person would, and that the page computes what Python computes: the result at the input's
@@ -27,7 +27,7 @@ from PIL import Image
 from colorizekit import color
 from tests.web.chromium import missing_browser, start_chromium
 
-DEMO = Path(__file__).resolve().parents[2] / "src" / "colorizekit" / "demo_images"
+DEMO = Path(__file__).resolve().parents[2] / "src" / "colorizekit" / "evaluate" / "demo_images"
 PHOTO = DEMO / "chelsea.jpg"  # a real photo (public domain, scikit-image's sample data)
 MAX_DAB = {"none": 1.5, "int8": 3.0}  # mean |delta ab| against the Python pipeline
 REFERENCE_VIVIDNESS, REFERENCE_SATURATION = 0.6, 1.3  # settings of the comparison with Python
@@ -42,8 +42,8 @@ def sites(tmp_path_factory):
     if reason:
         pytest.skip(reason)
     pytest.importorskip("onnxruntime", reason="building the page needs onnxruntime: pip install 'colorizekit[onnx]'")
-    from colorizekit.page import build_page
-    from colorizekit.page.serve import serving
+    from colorizekit.web.page import build_page
+    from colorizekit.web.page.serve import serving
 
     built, stack = {}, []
 

@@ -15,9 +15,10 @@ from colorizekit.cli.options import (
     parse_saturation,
     parse_vividness,
 )
-from colorizekit.defaults import BACKENDS, DEFAULT_BACKEND, PRECISIONS
-from colorizekit.video.files import DEFAULT_CRF, H264_ENCODER, MAX_CRF, VP9_ENCODER
-from colorizekit.video.temporal import DEFAULT_TEMPORAL, TEMPORAL_METHODS
+from colorizekit.infer.backends import BACKENDS, DEFAULT_BACKEND
+from colorizekit.hardware import PRECISIONS
+from colorizekit.infer.video.files import DEFAULT_CRF, H264_ENCODER, MAX_CRF, VP9_ENCODER
+from colorizekit.infer.video.temporal import DEFAULT_TEMPORAL, TEMPORAL_METHODS
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -47,7 +48,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default="auto",
                    help="network precision; auto = bf16 where the GPU/CPU runs it natively, else fp32")
     _add_engine_options(p)
-    # -- video (colorizekit.video; pip install 'colorizekit[video]')
+    # -- video (colorizekit.infer.video; pip install 'colorizekit[video]')
     p.add_argument("--temporal", choices=TEMPORAL_METHODS, default=DEFAULT_TEMPORAL,
                    help="videos: flow = colour follows the optical flow and starts afresh at scene cuts; "
                         f"none = frame by frame (default: {DEFAULT_TEMPORAL})")
@@ -57,7 +58,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-# -- --engine ray: batch colorization on Ray Data (colorizekit.distributed_batch) ----------------------
+# -- --engine ray: batch colorization on Ray Data (colorizekit.infer.ray) ----------------------
 
 _RAY_ONLY = ("address", "workers", "cpus_per_worker", "gpus_per_worker", "photos_per_task")
 
@@ -78,7 +79,7 @@ def _add_engine_options(p: argparse.ArgumentParser) -> None:
 
 
 def _run_ray(args: argparse.Namespace) -> int:
-    from colorizekit.distributed_batch import ColorizerSpec, OutputSettings, RayOptions, colorize_files_ray
+    from colorizekit.infer.ray import ColorizerSpec, OutputSettings, RayOptions, colorize_files_ray
 
     given = {name: getattr(args, name) for name in _RAY_ONLY if getattr(args, name) is not None}
     spec = ColorizerSpec(model=args.model, weights=args.weights, device=args.device, size=args.size,
@@ -106,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
 
     from tqdm import tqdm
 
-    from colorizekit.colorize import Colorizer, colorize_files
+    from colorizekit.infer.colorizer import Colorizer
+    from colorizekit.infer.files import colorize_files
 
     if not 1 <= args.quality <= 100:
         raise ValueError(f"--quality must be between 1 and 100, got {args.quality}")

@@ -6,7 +6,9 @@ import argparse
 import sys
 
 from colorizekit.cli.options import BACKEND_HELP, SIZE_DEFAULT, add_device_options, parse_saturation, parse_vividness
-from colorizekit.defaults import BACKENDS, DEFAULT_BACKEND, DEFAULT_SATURATION, DEFAULT_VIVIDNESS, MAX_SATURATION
+from colorizekit.infer.backends import BACKENDS, DEFAULT_BACKEND
+from colorizekit.color import DEFAULT_SATURATION, MAX_SATURATION
+from colorizekit.color.bins import DEFAULT_VIVIDNESS
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -37,9 +39,9 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from colorizekit.atomic import atomic_path
-    from colorizekit.evaluate import compare
-    from colorizekit.evaluation_report import comparison_grid, failed_lines
+    from colorizekit.imageio.atomic import atomic_path
+    from colorizekit.evaluate.protocols import compare
+    from colorizekit.evaluate.report import comparison_grid, failed_lines
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     comparison = compare(args.source, models, weights=args.weights, size=args.size, protocol=args.protocol,

@@ -24,7 +24,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from colorizekit.demo import run_demo
+    from colorizekit.evaluate.demo import run_demo
 
     result = run_demo(args.out, models=args.models, weights=args.weights, size=args.size, device=args.device)
     for name, path in result.grids.items():

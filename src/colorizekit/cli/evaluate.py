@@ -15,10 +15,10 @@ from colorizekit.cli.options import (
     parse_saturation,
     parse_vividness,
 )
-from colorizekit.defaults import BACKENDS, DEFAULT_BACKEND
+from colorizekit.infer.backends import BACKENDS, DEFAULT_BACKEND
 from colorizekit.imageio.find import find_files
-from colorizekit.video.files import VIDEO_SUFFIXES
-from colorizekit.video.temporal import DEFAULT_TEMPORAL, TEMPORAL_METHODS
+from colorizekit.infer.video.files import VIDEO_SUFFIXES
+from colorizekit.infer.video.temporal import DEFAULT_TEMPORAL, TEMPORAL_METHODS
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +43,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grid-count", type=int, default=3, help="worst and best photos shown in worst_best.png (default: 3)")
     p.add_argument("--vividness", type=parse_vividness, metavar="V", help=VIVIDNESS_HELP)
     p.add_argument("--saturation", type=parse_saturation, metavar="S", help=SATURATION_HELP)
-    # -- video (colorizekit.video): colour videos in DIR are scored on their own
+    # -- video (colorizekit.infer.video): colour videos in DIR are scored on their own
     p.add_argument("--temporal", choices=TEMPORAL_METHODS, default=DEFAULT_TEMPORAL,
                    help="videos: the temporal method scored beside frame by frame (default: "
                         f"{DEFAULT_TEMPORAL}); with photos too, the video report goes to OUT/videos/")
@@ -52,8 +52,8 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def _run_videos(args: argparse.Namespace, out: str) -> int:
     """Score the colour videos of args.source: per_video.csv, summary.json and summary.md in `out`."""
-    from colorizekit.colorize import Colorizer
-    from colorizekit.video.evaluate import evaluate_videos, write_video_report
+    from colorizekit.infer.colorizer import Colorizer
+    from colorizekit.evaluate.video import evaluate_videos, write_video_report
 
     colorizer = Colorizer(model=args.model, weights=args.weights, device=args.device, size=args.size,
                           batch_size=args.batch_size, vividness=args.vividness, saturation=args.saturation)
@@ -71,10 +71,10 @@ def _run_videos(args: argparse.Namespace, out: str) -> int:
 def run(args: argparse.Namespace) -> int:
     import os
 
-    from colorizekit.evaluate import evaluate
-    from colorizekit.evaluation_report import failed_lines, write_report
+    from colorizekit.evaluate.protocols import evaluate
+    from colorizekit.evaluate.report import failed_lines, write_report
     from colorizekit.imageio import find_images
-    from colorizekit.video.files import is_video_path
+    from colorizekit.infer.video.files import is_video_path
 
     if any(is_video_path(p) for p in find_files([args.source], VIDEO_SUFFIXES, "videos")[0]):
         photos = [p for p in find_images([args.source])[0] if not is_video_path(p)]

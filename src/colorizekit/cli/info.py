@@ -18,7 +18,7 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from colorizekit.complexity import format_model_list, format_summary, model_costs, summarize_model
+    from colorizekit.models.complexity import format_model_list, format_summary, model_costs, summarize_model
 
     if args.batch_size < 1 or args.image_size < 1:
         raise ValueError(f"--batch-size and --image-size must be positive, got {args.batch_size} and {args.image_size}")
@@ -33,15 +33,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _shipped_weights_lines() -> list[str]:
     """For `info`: each model's shipped weights and the defaults measured for them, or why it has none."""
-    from colorizekit.checkpoint import (
-        default_saturation,
-        default_size,
-        default_vividness,
-        default_weights_path,
-        load_description,
-    )
-    from colorizekit.complexity import name_width
     from colorizekit.models import list_models
+    from colorizekit.models.complexity import name_width
+    from colorizekit.weights import card_defaults, default_weights_path, load_description
 
     lines = ["shipped weights (the defaults they were measured best at):"]
     w = name_width(list_models())
@@ -51,9 +45,10 @@ def _shipped_weights_lines() -> list[str]:
             lines.append(f"  {name:<{w}}none yet: pass --weights FILE (a model.safetensors from `colorizekit train`)")
             continue
         weights = load_description(path)  # the card only: the tensors are not needed here
-        vividness = default_vividness(weights)
-        settings = [f"size {default_size(weights)}", *([] if vividness is None else [f"vividness {vividness:g}"]),
-                    f"saturation {default_saturation(weights):g}"]
+        defaults = card_defaults(weights)
+        vividness = defaults.vividness
+        settings = [f"size {defaults.size}", *([] if vividness is None else [f"vividness {vividness:g}"]),
+                    f"saturation {defaults.saturation:g}"]
         hours = weights.metadata.get("card", {}).get("shipped", {}).get("wall_hours_in_completed_epochs")
         trained = "" if hours is None else f"; {hours:.1f} hours of training"
         lines.append(f"  {name:<{w}}{path.stat().st_size / 2**20:.1f} MiB, {', '.join(settings)}{trained}")
@@ -62,7 +57,7 @@ def _shipped_weights_lines() -> list[str]:
 
 def _pretrained_lines() -> list[str]:
     """For `info`: the pretrained encoders that training starts from, and whether they are installed."""
-    from colorizekit.complexity import name_width
+    from colorizekit.models.complexity import name_width
     from colorizekit.models import get_model_info, list_models
     from colorizekit.models.pretrained import EXTRA_HINT, PretrainedError, check_pretrained_available
 

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from colorizekit.defaults import (
-    DEFAULT_BACKEND,
-    DEFAULT_MODEL,
-    DEFAULT_SATURATION,
-    DEFAULT_SIZE,
-    DEFAULT_VIVIDNESS,
-    MAX_SATURATION,
-)
+from colorizekit.infer.backends import DEFAULT_BACKEND
+from colorizekit.weights import DEFAULT_MODEL, DEFAULT_SIZE
+from colorizekit.color import DEFAULT_SATURATION, MAX_SATURATION
+from colorizekit.color.bins import DEFAULT_VIVIDNESS
 
 SIZE_DEFAULT = f"the weights' measured working size, else {DEFAULT_SIZE}"
 MODEL_HELP = f"model name (default: the weights file's model, else {DEFAULT_MODEL})"
@@ -28,7 +24,7 @@ BACKEND_HELP = ("what runs the model: torch (PyTorch), or onnx (onnxruntime on t
 
 def parse_vividness(text: str) -> float:
     """--vividness V: a number from 0 to 1 (bins.check_vividness decides)."""
-    from colorizekit.bins import check_vividness
+    from colorizekit.color.bins import check_vividness
 
     try:
         return check_vividness(float(text))

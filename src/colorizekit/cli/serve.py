@@ -6,7 +6,8 @@ import argparse
 import sys
 
 from colorizekit.cli.options import BACKEND_HELP, SIZE_DEFAULT, add_device_options
-from colorizekit.defaults import BACKENDS, DEFAULT_BACKEND, DEFAULT_MODEL
+from colorizekit.infer.backends import BACKENDS, DEFAULT_BACKEND
+from colorizekit.weights import DEFAULT_MODEL
 
 
 def add(sub: argparse._SubParsersAction) -> None:

@@ -7,10 +7,10 @@ import sys
 
 
 def add(sub: argparse._SubParsersAction) -> None:
-    from colorizekit.defaults import PRECISIONS
-    from colorizekit.losses import list_losses
-    from colorizekit.schedule import SCHEDULES
-    from colorizekit.train import RESUMABLE_CHANGES, TrainConfig
+    from colorizekit.hardware import PRECISIONS
+    from colorizekit.train.losses import list_losses
+    from colorizekit.train.schedule import SCHEDULES
+    from colorizekit.train.loop import RESUMABLE_CHANGES, TrainConfig
 
     d = {f.name: f.default for f in TrainConfig.__dataclass_fields__.values()}
     p = sub.add_parser("train", help="train a model on a folder of colour photos (the design's recipe)",
@@ -119,7 +119,7 @@ def _parse_rebalance(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from colorizekit.train import DataFailure, TrainConfig, TrainingDiverged, train
+    from colorizekit.train.loop import DataFailure, TrainConfig, TrainingDiverged, train
 
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"data_dir", "model", "out_dir"}
     given = {k: v for k, v in vars(args).items() if k in names}

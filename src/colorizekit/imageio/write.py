@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 from PIL import Image, TiffImagePlugin
 
-from colorizekit.atomic import atomic_path
+from colorizekit.imageio.atomic import atomic_path
 from colorizekit.imageio.formats import FORMATS, PNG_SIGNATURE, format_for_path
 from colorizekit.imageio.metadata import tiff_exif_tags, tiff_safe_exif
 from colorizekit.imageio.pixels import to_uint8, to_uint16

@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from colorizekit import color
-from colorizekit.bins import BinsHead
+from colorizekit.color.bins import BinsHead
 from colorizekit.models import efficientnet_lite as lite
 from colorizekit.models.blocks import GlobalContext, Up, conv_bn_relu
 from colorizekit.models.pretrained import PretrainedCfg

@@ -11,7 +11,7 @@ Built for two CPU cores and vivid colour (see the README's Models section for me
 - a decoder with bilinear upsampling, skip connections and one conv per stage, up to a quarter of
   the input resolution (a second conv per stage cost 16 % of the training speed and pushed the
   parameters past 5 M);
-- a `BinsHead`: logits over the ab bins (`colorizekit.bins`) at 1/4 resolution. Full resolution comes
+- a `BinsHead`: logits over the ab bins (`colorizekit.color.bins`) at 1/4 resolution. Full resolution comes
   from colorizing's join onto the photo's own L.
 
 Config: `width` (channels of the first stage; the stages have width x 1, 2, 4, 8, 8).
@@ -23,7 +23,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from colorizekit.bins import BinsHead
+from colorizekit.color.bins import BinsHead
 from colorizekit.models.blocks import GlobalContext, Up, conv_bn_relu
 from colorizekit.models.registry import ModelInfo, register_model
 

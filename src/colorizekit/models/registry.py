@@ -12,8 +12,8 @@ from typing import Any, Callable
 from torch import nn
 
 from colorizekit.models.pretrained import PretrainedCfg
-from colorizekit.modes import ColorMode, get_color_mode
-from colorizekit.registries import Registry
+from colorizekit.models.modes import ColorMode, get_color_mode
+from colorizekit.models.registries import Registry
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class ModelInfo:
     """What the rest of colorizekit needs to know about a registered model."""
 
     name: str  # registry name, e.g. "unet-rgb"
-    color_mode: str  # "rgb" (gray -> RGB) or "lab" (L -> ab); see colorizekit.modes
+    color_mode: str  # "rgb" (gray -> RGB) or "lab" (L -> ab); see colorizekit.models.modes
     size_multiple: int  # input height and width must be multiples of this
     description: str  # one line for `colorizekit info` and `GET /api/models`
     output_stride: int = 1  # the output is (H / output_stride, W / output_stride) for an (H, W) input

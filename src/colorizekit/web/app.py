@@ -11,7 +11,7 @@ Endpoints:
   format (JPEG, PNG, WebP and TIFF are kept; GIF, BMP and other formats come back as PNG), EXIF and
   ICC profile carried over;
 - `GET /healthz` liveness and queue depth. OpenAPI docs are at `/docs`;
-- `GET /browser/` the browser page of `colorizekit build-page` for the default model (`colorizekit.page`):
+- `GET /browser/` the browser page of `colorizekit build-page` for the default model (`colorizekit.web.page`):
   the model is served from here and runs in the visitor's browser; built into the cache on first request.
 
 Errors are JSON `{"detail": "<one line>"}`. Status codes of `POST /api/colorize`:
@@ -46,13 +46,13 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from colorizekit import __version__
+from colorizekit.version import __version__
 from colorizekit.color import SATURATION_RANGE, check_saturation
-from colorizekit.defaults import MAX_SATURATION
+from colorizekit.color import MAX_SATURATION
 from colorizekit.models import get_model_info
-from colorizekit.page.build import CSP as BROWSER_PAGE_CSP
-from colorizekit.page.cache import cached_page
-from colorizekit.page.serve import ISOLATION_HEADERS, TYPES
+from colorizekit.web.page.build import CSP as BROWSER_PAGE_CSP
+from colorizekit.web.page.cache import cached_page
+from colorizekit.web.page.serve import ISOLATION_HEADERS, TYPES
 from colorizekit.web.service import ColorizerFactory, ColorizeService, default_colorizer_factory, probe_image
 from colorizekit.web.settings import ModelEntry, ServeSettings, find_models
 from colorizekit.web.upload import read_upload
@@ -61,7 +61,7 @@ log = logging.getLogger("colorizekit.serve")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 _NO_CSP_PREFIXES = ("/docs", "/redoc")  # FastAPI's docs pages load Swagger UI / ReDoc from a CDN
-_BROWSER_PREFIX = "/browser"  # the browser page (colorizekit.page): its own CSP, which lets it run WebAssembly
+_BROWSER_PREFIX = "/browser"  # the browser page (colorizekit.web.page): its own CSP, which lets it run WebAssembly
 _CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
         "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
@@ -139,7 +139,7 @@ def create_app(settings: ServeSettings, *, colorizer_factory: ColorizerFactory |
 
     Reads every `settings.weights` file to learn its model (WeightsError on a bad file).
     `colorizer_factory(model, weights_file, size)` builds colorizers (tests pass a fake one);
-    the default builds `colorizekit.colorize.Colorizer`s.
+    the default builds `colorizekit.infer.colorizer.Colorizer`s.
     """
     models = find_models(settings)
     service = ColorizeService(settings, models, colorizer_factory or default_colorizer_factory(settings))

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 from fastapi import HTTPException
 
-from colorizekit.checkpoint import WeightsError
+from colorizekit.weights import WeightsError
 from colorizekit.imageio import (
     ImageError,
     ImageErrorKind,
@@ -54,7 +54,7 @@ STATUS_BY_KIND: dict[ImageErrorKind, int] = {  # the HTTP status of each kind of
 
 
 class ColorizerLike(Protocol):
-    """What the app needs from a colorizer (`colorizekit.colorize.Colorizer` or a test double)."""
+    """What the app needs from a colorizer (`colorizekit.infer.colorizer.Colorizer` or a test double)."""
 
     def colorize_loaded(self, images: list[Any], vividness: float | None = None,
                         saturation: float | None = None) -> list[np.ndarray]:
@@ -322,10 +322,10 @@ def _rename(message: str, name: str) -> str:
 
 
 def default_colorizer_factory(settings: ServeSettings) -> ColorizerFactory:
-    """Builds `colorizekit.colorize.Colorizer`s with `settings.backend` on `settings.device` with `settings.batch_size`."""
+    """Builds `colorizekit.infer.colorizer.Colorizer`s with `settings.backend` on `settings.device` with `settings.batch_size`."""
 
     def make(model: str, weights: Path, size: int) -> ColorizerLike:
-        from colorizekit.colorize import Colorizer
+        from colorizekit.infer.colorizer import Colorizer
 
         return Colorizer(model=model, weights=weights, device=settings.device, size=size,
                          batch_size=settings.batch_size, backend=settings.backend)

@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from colorizekit.defaults import DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_SATURATION, DEFAULT_SIZE
+from colorizekit.infer.backends import DEFAULT_BACKEND
+from colorizekit.weights import DEFAULT_MODEL
 
 DEFAULT_MAX_UPLOAD_BYTES = 25_000_000  # largest file a request may upload: 25 MB (decimal megabytes throughout)
 DEFAULT_MAX_UPLOAD_PIXELS = 40_000_000  # largest image (width x height) a request may upload: 40 megapixels
@@ -27,12 +28,12 @@ class ServeSettings:
     max_pixels: int = DEFAULT_MAX_UPLOAD_PIXELS  # largest accepted image, width x height (413 above)
     queue_size: int = 16  # requests that may wait beyond the batch in progress (503 above)
     device: str | None = None  # torch device; None picks CUDA when present
-    backend: str = DEFAULT_BACKEND  # what runs the models: "torch" or "onnx" (colorizekit.backends)
+    backend: str = DEFAULT_BACKEND  # what runs the models: "torch" or "onnx" (colorizekit.infer.backends)
     max_loaded: int = 2  # colorizers, one per (model, size), kept loaded at once
     preload: bool = True  # load the default model's colorizer at startup (when it has weights)
 
     def __post_init__(self) -> None:
-        from colorizekit.backends import check_backend
+        from colorizekit.infer.backends import check_backend
         from colorizekit.models import get_model_info
 
         get_model_info(self.model)  # ValueError naming the known models
@@ -65,8 +66,8 @@ class ModelEntry:
     source: str | None  # "file" (--weights), "shipped" (inside the package) or None (no weights)
     vividness_control: bool  # decoding takes a vividness (the model has a bins head)
     default_vividness: float | None  # its weights' vividness when a request names none (None: no control or no weights)
-    default_size: int  # its weights' working size (`checkpoint.default_size`; DEFAULT_SIZE without weights)
-    default_saturation: float  # its weights' saturation (`checkpoint.default_saturation`; 1 without weights)
+    default_size: int  # its weights' working size (`weights.card_defaults`)
+    default_saturation: float  # its weights' saturation (`weights.card_defaults`)
 
     @property
     def available(self) -> bool:
@@ -85,9 +86,8 @@ def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
     """All registered models, with the weights each would use (a `--weights` file, else shipped weights)
     and, for models with a bins head, the vividness those decode at by default. WeightsError (a
     ValueError) naming a file that cannot be read or is the second for one model."""
-    from colorizekit.checkpoint import (WeightsError, default_saturation, default_size, default_vividness,
-                                        resolve_weights, weights_by_model)
     from colorizekit.models import get_model_info, list_models
+    from colorizekit.weights import WeightsError, card_defaults, resolve_weights, weights_by_model
 
     given = weights_by_model(settings.weights)
     entries = {}
@@ -99,10 +99,10 @@ def find_models(settings: ServeSettings) -> dict[str, ModelEntry]:
             except WeightsError:
                 pass
         info = get_model_info(name)
+        defaults = card_defaults(weights)  # without weights: no vividness, the package's size and saturation
         entries[name] = ModelEntry(name, info.color_mode, info.description, info.size_multiple, weights, source,
-                                   info.mode.supports_vividness, default_vividness(weights) if weights else None,
-                                   default_size(weights) if weights else DEFAULT_SIZE,
-                                   default_saturation(weights) if weights else DEFAULT_SATURATION)
+                                   info.mode.supports_vividness, defaults.vividness, defaults.size,
+                                   defaults.saturation)
     return entries
 
 

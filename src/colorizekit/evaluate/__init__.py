@@ -1,0 +1,8 @@
+"""Evaluation: `evaluate` and `compare` colorizers on colour photos (`protocols`), the metrics
+(`metrics`, `uiqm`, `video_metrics`), what reports say and show (`report`, `tables`, `figures`),
+video evaluation (`video`) and the demo of the built-in photos (`demo`).
+"""
+
+from colorizekit.evaluate.protocols import Comparison, EvaluationResult, compare, evaluate
+
+__all__ = ["Comparison", "EvaluationResult", "compare", "evaluate"]
