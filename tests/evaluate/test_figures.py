@@ -1,4 +1,4 @@
-"""Picture grids and the loss curve."""
+"""Picture grids with captions."""
 
 import numpy as np
 import pytest
@@ -54,10 +54,3 @@ def test_image_grid_rows_may_differ_in_length_and_bad_layouts_are_refused():
 def test_thumbnail_keeps_aspect_ratio():
     t = figures.thumbnail(np.zeros((100, 300, 3), dtype=np.float32), 50)
     assert t.shape == (50, 150, 3) and t.dtype == np.uint8
-
-
-def test_loss_curve_marks_the_best_epoch(tmp_path):
-    history = [{"epoch": e, "train_loss": 1.0 / e, "val_loss": 1.2 / e + (0.3 if e == 3 else 0.0)} for e in (1, 2, 3)]
-    figures.plot_loss_curve(history, tmp_path / "curve.png", best_epoch=2, title="unet-rgb", ylabel="loss (mse)")
-    picture = Image.open(tmp_path / "curve.png")
-    assert picture.format == "PNG" and picture.size == (700, 450)

@@ -16,7 +16,8 @@ from colorizekit.weights import load_checkpoint
 from colorizekit.train.data import PhotoDataset
 from colorizekit.models import create_model, get_model_info, registry
 from colorizekit.models.pretrained import EXTRA_HINT, PretrainedError, load_pretrained_encoder
-from colorizekit.train.loop import train
+from colorizekit.train import train
+from colorizekit.train.stopping import Outcome
 from colorizekit.train.step import Stepper
 from tests.train.test_loop import one_thread, small_config  # noqa: F401  (one_thread: an autouse fixture)
 from tests.train.test_data import make_photo_dir
@@ -84,7 +85,7 @@ def test_frozen_epochs_keep_the_pretrained_encoder_across_resumes(data_dir, tmp_
     monkeypatch.setattr(PhotoDataset, "__getitem__", original)
     capsys.readouterr()
     last = train(config, resume=True, progress=False)
-    assert last.status == "finished" and last.epochs_run == 3
+    assert last.status is Outcome.FINISHED and last.epochs_run == 3
     assert "encoder unfrozen from epoch 3" in capsys.readouterr().out
     _assert_encoder(load_checkpoint(out / "last.pt")["state_dict"], pretrained, same=False)
 
@@ -138,10 +139,10 @@ def test_without_the_extra_training_stops_before_writing_anything(data_dir, tmp_
 
 def test_without_the_extra_no_pretrained_and_init_from_still_train(data_dir, tmp_path, without_extra):
     scratch = train(small_config(data_dir, tmp_path / "scratch", MODEL, epochs=1, pretrained=False), progress=False)
-    assert scratch.status == "finished"
+    assert scratch.status is Outcome.FINISHED
     again = train(small_config(data_dir, tmp_path / "again", MODEL, epochs=1, init_from=str(scratch.weights_path)),
                   progress=False)
-    assert again.status == "finished"
+    assert again.status is Outcome.FINISHED
 
 
 def test_cli_flags_reach_the_config_and_are_documented(data_dir, tmp_path, capsys):

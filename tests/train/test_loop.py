@@ -24,7 +24,8 @@ from colorizekit import cli
 from colorizekit.weights import load_checkpoint, load_weights
 from colorizekit.train.data import PhotoDataset
 from colorizekit.models import get_model_info, list_models
-from colorizekit.train.loop import TrainConfig, TrainingDiverged, train
+from colorizekit.train import TrainConfig, TrainingDiverged, train
+from colorizekit.train.stopping import Outcome
 from tests.train.test_data import make_photo_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -86,7 +87,7 @@ def assert_same_state(a: dict, b: dict) -> None:
 def test_two_epochs_write_every_file_and_learn(reference_runs, model):
     result = reference_runs(model)
     run = result.run_dir
-    assert result.status == "finished" and result.epochs_run == 2
+    assert result.status is Outcome.FINISHED and result.epochs_run == 2
     for name in ("last.pt", "best.pt", "model.safetensors", "model_card.json", "history.csv", "loss_curve.png",
                  "split.json"):
         assert (run / name).is_file(), name
@@ -125,7 +126,7 @@ def test_interrupted_runs_resume_exactly(reference_runs, data_dir, tmp_path, mon
     stop = threading.Event()
 
     first = train(small_config(data_dir, out), progress=False, stop=stop, on_epoch=lambda row: stop.set())
-    assert first.status == "interrupted" and first.epochs_run == 1
+    assert first.status is Outcome.INTERRUPTED and first.epochs_run == 1
     assert load_checkpoint(out / "last.pt")["epoch"] == 1
     # a stopped run still leaves its best weights so far, ready to use
     assert first.weights_path == out / "model.safetensors" and load_weights(first.weights_path).model_name == "jkspnet-lab"
@@ -141,7 +142,7 @@ def test_interrupted_runs_resume_exactly(reference_runs, data_dir, tmp_path, mon
     stop.clear()
     monkeypatch.setattr(PhotoDataset, "__getitem__", getitem)
     second = train(small_config(data_dir, out), resume=True, progress=False, stop=stop)
-    assert second.status == "interrupted" and second.epochs_run == 1
+    assert second.status is Outcome.INTERRUPTED and second.epochs_run == 1
     saved = load_checkpoint(out / "last.pt")
     assert saved["epoch"] == 1 and saved["partial"]["step"] == 1 and saved["partial"]["photos"] == 4
 
@@ -156,13 +157,13 @@ def test_interrupted_runs_resume_exactly(reference_runs, data_dir, tmp_path, mon
     stop.clear()
     monkeypatch.setattr(PhotoDataset, "__getitem__", getitem_late)
     third = train(small_config(data_dir, out), resume=True, progress=False, stop=stop)
-    assert third.status == "interrupted"
+    assert third.status is Outcome.INTERRUPTED
     saved = load_checkpoint(out / "last.pt")
     assert saved["epoch"] == 1 and saved["partial"]["step"] == 3 and len(saved["history"]) == 1
 
     monkeypatch.setattr(PhotoDataset, "__getitem__", original)
     fourth = train(small_config(data_dir, out), resume=True, progress=False)
-    assert fourth.status == "finished" and fourth.epochs_run == 2
+    assert fourth.status is Outcome.FINISHED and fourth.epochs_run == 2
 
     a, b = load_checkpoint(reference.run_dir / "last.pt"), load_checkpoint(out / "last.pt")
     assert_same_state(a["state_dict"], b["state_dict"])
@@ -378,7 +379,7 @@ def test_cuda_bf16_channels_last_compile(data_dir, tmp_path):
     result = train(small_config(data_dir, tmp_path / "run", epochs=1, device="cuda", deterministic=False,
                                 compile=True, workers=2), progress=False)
     ckpt = load_checkpoint(tmp_path / "run" / "last.pt")
-    assert result.status == "finished" and "cuda" in ckpt["rng"]
+    assert result.status is Outcome.FINISHED and "cuda" in ckpt["rng"]
     assert not any(k.startswith(("module.", "_orig_mod.")) for k in ckpt["state_dict"])
     assert all(v.isfinite().all() for v in ckpt["state_dict"].values() if v.is_floating_point())
 
@@ -445,7 +446,7 @@ def test_kill_9_after_a_mid_epoch_save_then_resume_gives_the_same_weights(refere
     saved = load_checkpoint(out / "last.pt")
     assert saved["epoch"] == 1 and 1 <= saved["partial"]["step"] < 3
     result = train(small_config(data_dir, out), resume=True, progress=False)
-    assert result.status == "finished"
+    assert result.status is Outcome.FINISHED
     assert_same_state(load_checkpoint(reference.run_dir / "last.pt")["state_dict"],
                       load_checkpoint(out / "last.pt")["state_dict"])
 
@@ -474,10 +475,10 @@ def test_time_budget_stops_saves_and_exports(data_dir, tmp_path, monkeypatch, ca
 def test_progressive_resume_changes_image_size_and_batch(data_dir, tmp_path, capsys):
     out = tmp_path / "run"
     first = train(small_config(data_dir, out, epochs=1), progress=False)
-    assert first.status == "finished"
+    assert first.status is Outcome.FINISHED
     resumed = TrainConfig.from_run(out, epochs=2, image_size=32, batch_size=2)
     second = train(resumed, resume=True, progress=False)
-    assert second.status == "finished" and second.epochs_run == 2
+    assert second.status is Outcome.FINISHED and second.epochs_run == 2
     saved = load_checkpoint(out / "last.pt")
     assert saved["config"]["image_size"] == 32 and saved["config"]["batch_size"] == 2
     logged = capsys.readouterr().out
@@ -492,7 +493,7 @@ def test_init_from_starts_a_new_run_from_weights(reference_runs, data_dir, tmp_p
     weights = reference_runs("jkspnet-lab").run_dir / "model.safetensors"
     result = train(small_config(data_dir, tmp_path / "run", epochs=1, lr=1e-12, init_from=str(weights)),
                    progress=False)
-    assert result.status == "finished" and f"initialised from {weights}" in capsys.readouterr().out
+    assert result.status is Outcome.FINISHED and f"initialised from {weights}" in capsys.readouterr().out
     start = load_weights(weights).state_dict
     trained = load_checkpoint(tmp_path / "run" / "last.pt")["state_dict"]
     for name, _ in create_model_params("jkspnet-lab"):
@@ -521,7 +522,7 @@ def test_photos_removed_during_a_run_are_skipped_and_reported(data_dir, tmp_path
                 (photos / name).unlink()
 
     result = train(small_config(photos, split_run, epochs=2, cache_mb=0), progress=False, on_epoch=remove_two)
-    assert result.status == "finished" and result.epochs_run == 2
+    assert result.status is Outcome.FINISHED and result.epochs_run == 2
     captured = capsys.readouterr()
     assert "2 photos skipped (unreadable)" in captured.out
     assert captured.err.count("warning: skipped a training photo") == 2 and "the file is gone" in captured.err
@@ -593,7 +594,7 @@ def test_a_toy_loss_and_a_toy_model_with_a_config_train_save_and_load(data_dir, 
     out = tmp_path / "run"
     result = train(small_config(data_dir, out, "toy-test", epochs=1, loss="l1-test", model_config={"width": 6}),
                    progress=False)
-    assert result.status == "finished"
+    assert result.status is Outcome.FINISHED
     assert json.loads((out / "model_card.json").read_text())["loss"] == "l1-test"
     weights = load_weights(out / "model.safetensors", expected_model="toy-test")
     assert weights.model_config == {"width": 6}

@@ -40,7 +40,7 @@ def test_cosine_over_a_time_budget_is_calibrated_from_the_measured_speed():
     fixed = Schedule.over_steps("cosine", 1.0, 0, 1000)
     fixed.calibrate(step=10, steps_per_second=1.0, seconds_left=5)  # a schedule over epochs is not timed
     assert fixed.end_step == 1000
-    assert Schedule(**s.state()) == s  # saved and restored with a checkpoint
+    assert Schedule(**s.state_dict()) == s  # saved and restored with a checkpoint
 
 
 def test_unknown_schedule():

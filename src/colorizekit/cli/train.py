@@ -10,7 +10,7 @@ def add(sub: argparse._SubParsersAction) -> None:
     from colorizekit.hardware import PRECISIONS
     from colorizekit.train.losses import list_losses
     from colorizekit.train.schedule import SCHEDULES
-    from colorizekit.train.loop import RESUMABLE_CHANGES, TrainConfig
+    from colorizekit.train import RESUMABLE_CHANGES, TrainConfig
 
     d = {f.name: f.default for f in TrainConfig.__dataclass_fields__.values()}
     p = sub.add_parser("train", help="train a model on a folder of colour photos (the design's recipe)",
@@ -119,7 +119,8 @@ def _parse_rebalance(text: str) -> float:
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from colorizekit.train.loop import DataFailure, TrainConfig, TrainingDiverged, train
+    from colorizekit.train import DataFailure, TrainConfig, TrainingDiverged, train
+    from colorizekit.train.stopping import Outcome
 
     names = {f.name for f in dataclasses.fields(TrainConfig)} - {"data_dir", "model", "out_dir"}
     given = {k: v for k, v in vars(args).items() if k in names}
@@ -132,4 +133,4 @@ def run(args: argparse.Namespace) -> int:
     except (TrainingDiverged, DataFailure) as exc:
         print(f"colorizekit train: error: {exc}", file=sys.stderr)
         return 1
-    return 130 if result.status == "interrupted" else 0
+    return 130 if result.status is Outcome.INTERRUPTED else 0

@@ -1,5 +1,5 @@
 """What defines a training run (`TrainConfig`), which of it may change on resume, and how a run
-ends (`TrainResult` and the errors that stop it)."""
+ends (`TrainResult`, whose status is a `stopping.Outcome`, and the errors that stop it)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from colorizekit.train.losses import get_loss
 from colorizekit.models import get_model_info
 from colorizekit.train.photocache import DEFAULT_CACHE_MB
 from colorizekit.train.schedule import SCHEDULES
+from colorizekit.train.stopping import Outcome
 
 
 @dataclass(frozen=True)
@@ -130,7 +131,7 @@ class TrainResult:
     """How a call to `train` ended."""
 
     run_dir: Path  # the run folder
-    status: str  # "finished" (all epochs), "early_stopped", "budget_spent", or "interrupted" (resume later)
+    status: Outcome  # FINISHED (all epochs), EARLY_STOPPED, BUDGET_SPENT or INTERRUPTED (resume later)
     epochs_run: int  # completed epochs, including those before a resume
     best_epoch: int  # epoch of the lowest validation loss (0 if none completed)
     best_val_loss: float  # that loss (inf if none completed)

@@ -11,67 +11,15 @@ import csv
 import io
 import json
 import os
-import random
-import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import numpy as np
-import torch
 
 from colorizekit.imageio.atomic import atomic_path, atomic_write_text
 from colorizekit.train.distributed import Dist, all_gather_objects, broadcast_object, on_rank0
 
 SPLIT_FORMAT = "colorizekit-split"  # marker of split.json
 HISTORY_FIELDS = ("epoch", "train_loss", "val_loss", "seconds", "images_per_s", "lr")
-
-
-# -- RNG state and copies ---------------------------------------------------------------------------
-
-def rng_state() -> dict[str, Any]:
-    """Python, NumPy, torch CPU (and CUDA) RNG states as tensors and plain values (weights_only-safe)."""
-    version, internal, gauss = random.getstate()
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    state: dict[str, Any] = {
-        "python": [version, list(internal), gauss],
-        "numpy": [name, keys.tolist(), int(pos), int(has_gauss), float(cached)],
-        "torch": torch.get_rng_state(),
-    }
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        state["cuda"] = torch.cuda.get_rng_state()
-    return state
-
-
-def set_rng_state(state: dict[str, Any]) -> None:
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    name, keys, pos, has_gauss, cached = state["numpy"]
-    np.random.set_state((name, np.array(keys, dtype=np.uint32), pos, has_gauss, cached))
-    torch.set_rng_state(state["torch"].cpu())
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state(state["cuda"].cpu())
-
-
-def to_cpu(obj: Any) -> Any:
-    """`obj` with every tensor inside it (dicts, lists, tuples) detached and moved to the CPU."""
-    if isinstance(obj, torch.Tensor):
-        return obj.detach().cpu()
-    if isinstance(obj, dict):
-        return {k: to_cpu(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(to_cpu(v) for v in obj)
-    return obj
-
-
-def link_or_copy(src: Path, dst: Path) -> None:
-    """Make `dst` an atomic copy of `src` (a hard link when the file system allows)."""
-    with atomic_path(dst) as tmp:
-        tmp.unlink()
-        try:
-            os.link(src, tmp)
-        except OSError:
-            shutil.copyfile(src, tmp)
 
 
 # -- history and curve ------------------------------------------------------------------------------
@@ -85,9 +33,43 @@ def write_history(path: Path, history: list[dict[str, float]]) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-def write_curve(path: Path, history: list[dict[str, float]], best_epoch: int, model: str, loss: str) -> None:
-    from colorizekit.evaluate.figures import plot_loss_curve
+def plot_loss_curve(history: Sequence[Mapping[str, float]], path: str | os.PathLike,
+                    best_epoch: int | None = None, title: str | None = None, ylabel: str = "loss") -> None:
+    """Write a PNG of training and validation loss per epoch, the best epoch marked.
 
+    `history` rows need "epoch", "train_loss" and "val_loss" (as `colorizekit.train.loop` records them).
+    Written atomically with matplotlib's Agg backend (no display needed).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure  # a bare Figure: no pyplot global state, safe in threads
+
+    epochs = [int(r["epoch"]) for r in history]
+    fig = Figure(figsize=(7, 4.5), dpi=100)
+    ax = fig.add_subplot()
+    ax.plot(epochs, [r["train_loss"] for r in history], marker="o", markersize=3, label="training loss")
+    ax.plot(epochs, [r["val_loss"] for r in history], marker="o", markersize=3, label="validation loss")
+    if best_epoch is not None and best_epoch in epochs:
+        best = history[epochs.index(best_epoch)]["val_loss"]
+        ax.axvline(best_epoch, color="gray", linestyle="--", linewidth=1)
+        ax.plot([best_epoch], [best], marker="*", markersize=12, color="red", linestyle="none",
+                label=f"best: epoch {best_epoch}, {best:.5f}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    if epochs:
+        ax.set_xlim(min(epochs) - 0.5, max(epochs) + 0.5)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png")
+
+
+def write_curve(path: Path, history: list[dict[str, float]], best_epoch: int, model: str, loss: str) -> None:
     plot_loss_curve(history, path, best_epoch=best_epoch or None, title=f"{model}: loss per epoch",
                     ylabel=f"loss ({loss})")
 

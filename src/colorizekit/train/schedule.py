@@ -4,7 +4,7 @@ cosine decay to MIN_LR_FRACTION of the base rate).
 A cosine schedule spans global steps [start_step, end_step). Over a number of epochs, end_step is known
 at once. Over a time budget, it is estimated from the speed the run measures (`calibrate`): the
 steps that fit in the budget's remaining time, revised as the run goes (other work on the machine
-changes the speed). The schedule is saved in every checkpoint, so a run
+changes the speed). The schedule is saved in every checkpoint (`state_dict`), so a run
 resumed after a crash continues the same curve; a run resumed after its schedule ended starts a new
 one (a warm restart).
 """
@@ -12,7 +12,7 @@ one (a warm restart).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 SCHEDULES = ("constant", "cosine")
@@ -71,5 +71,15 @@ class Schedule:
         """Whether a cosine schedule has reached its end."""
         return self.kind == "cosine" and self.end_step is not None and step >= self.end_step
 
-    def state(self) -> dict[str, Any]:
+    def end_cycle(self, step: int) -> None:
+        """End a cosine cycle at `step` (the time budget ran out): a resume starts a new one (a warm restart)."""
+        if self.kind == "cosine":
+            self.end_step, self.timed = step, False
+
+    def state_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for f in fields(self):
+            setattr(self, f.name, state[f.name])
+        self.__post_init__()

@@ -1,4 +1,10 @@
-"""When training stops: Ctrl-C / SIGTERM, early stopping, and the time budget."""
+"""When training stops, and how a run ended: Ctrl-C / SIGTERM (`StopRequest`), early stopping
+(`EarlyStopping`), the time budget and timed saves (`TimeBudget`), and `Outcome`.
+
+`EarlyStopping` and `TimeBudget` keep the state a resume needs and give it with `state_dict()` and
+take it back with `load_state_dict()` (as PyTorch Lightning's callbacks do), so a checkpoint holds
+them and a resumed run restores each with one call.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,17 @@ import signal
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
+
+
+class Outcome(StrEnum):
+    """How a call to `train` ended (a `str`: "finished", "early_stopped", ...)."""
+
+    FINISHED = "finished"  # every epoch ran
+    EARLY_STOPPED = "early_stopped"  # the validation loss stopped improving for `patience` epochs
+    BUDGET_SPENT = "budget_spent"  # the time budget ran out; resume to go on
+    INTERRUPTED = "interrupted"  # Ctrl-C, SIGTERM or the stop event; resume to go on
 
 
 class StopRequest:
@@ -46,16 +61,39 @@ class StopRequest:
         return self.event.is_set()
 
 
-@dataclass
 class EarlyStopping:
-    """The best validation loss so far and how many epochs have not beaten it."""
+    """The best validation loss so far, its epoch, and how many epochs since have not beaten it by more
+    than `min_delta`; `should_stop` after `patience` such epochs."""
 
-    best_val_loss: float = math.inf
-    best_epoch: int = 0
-    bad_epochs: int = 0
+    def __init__(self, patience: int, min_delta: float = 0.0) -> None:
+        self.patience, self.min_delta = patience, min_delta
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the best loss (a resume at another image size: its losses are not comparable)."""
+        self.best_val_loss, self.best_epoch, self.bad_epochs = math.inf, 0, 0
+
+    def update(self, epoch: int, val_loss: float) -> bool:
+        """Record an epoch's validation loss; returns whether it is the new best."""
+        if val_loss < self.best_val_loss - self.min_delta:
+            self.best_val_loss, self.best_epoch, self.bad_epochs = val_loss, epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.bad_epochs >= self.patience
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"best_val_loss": self.best_val_loss, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.best_val_loss = float(state["best_val_loss"])
+        self.best_epoch, self.bad_epochs = int(state["best_epoch"]), int(state["bad_epochs"])
 
 
-class Clock:
+class TimeBudget:
     """Wall time against the time budget, and timed checkpoints.
 
     The budget is the run's, not the process's: `state_dict()` (saved in every checkpoint) records the
@@ -78,7 +116,7 @@ class Clock:
     def seconds_left(self) -> float:
         return math.inf if self.budget is None else self.budget - self.elapsed()
 
-    def budget_spent(self) -> bool:
+    def spent(self) -> bool:
         return self.seconds_left() <= 0
 
     def save_due(self) -> bool:
