@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 
 from colorizekit import color
-from colorizekit.evaluate import metrics
 from colorizekit.color.join import join_luminance
+from colorizekit.evaluate import metrics
+from colorizekit.imageio import find_images, load_image
 from colorizekit.infer.colorizer import working_shape
 from colorizekit.weights import DEFAULT_SIZE
-from colorizekit.imageio import find_images, load_image
 
 
 def main(argv: list[str] | None = None) -> int:

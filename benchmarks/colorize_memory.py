@@ -19,11 +19,10 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorizekit.weights import export_weights
 from colorizekit.infer.colorizer import Colorizer
 from colorizekit.infer.files import colorize_files
-from colorizekit.weights import DEFAULT_MODEL, DEFAULT_SIZE
 from colorizekit.models import create_model
+from colorizekit.weights import DEFAULT_MODEL, DEFAULT_SIZE, export_weights
 
 
 def peak_rss_mib() -> float:

@@ -33,14 +33,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from colorizekit.weights import export_weights, weights_by_model
+from colorizekit.hardware import resolve_device
+from colorizekit.infer.backends import BACKENDS
 from colorizekit.infer.colorizer import Colorizer
 from colorizekit.infer.files import colorize_files
-from colorizekit.infer.backends import BACKENDS
-from colorizekit.weights import DEFAULT_SIZE
-from colorizekit.hardware import resolve_device
-from colorizekit.onnx.export import export_onnx
 from colorizekit.models import create_model, list_models
+from colorizekit.onnx.export import export_onnx
+from colorizekit.weights import DEFAULT_SIZE, export_weights, weights_by_model
 
 
 def make_photo(path: Path, width: int, height: int, seed: int) -> None:

@@ -22,8 +22,8 @@ import time
 import torch
 
 from colorizekit.infer.colorizer import working_shape
-from colorizekit.models.complexity import summarize
 from colorizekit.models import create_model, get_model_info
+from colorizekit.models.complexity import summarize
 
 MODELS = ("lite-unet-bins", "effnet-lite-bins")
 

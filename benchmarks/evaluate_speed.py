@@ -41,9 +41,9 @@ from PIL import Image
 
 from colorizekit import color
 from colorizekit.evaluate import metrics, uiqm
-from colorizekit.weights import WeightsError, export_weights
 from colorizekit.infer.colorizer import Colorizer
 from colorizekit.models import create_model
+from colorizekit.weights import WeightsError, export_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 OLD_COMMIT = "a7d8f7a"  # main before the speed work
@@ -121,8 +121,8 @@ def metric_steps(original: torch.Tensor, candidates: list[torch.Tensor]) -> dict
         step("psnr", m._psnr, x, y)
         step("ssim", m._ssim, x, y, stats)
         step("ciede2000", m._mean_ciede2000, lab, lab_y)
-        step("auc", lambda: m._auc(m._accuracy_curve(lab, lab_y, m.AUC_MAX_THRESHOLD)))
-        step("delta_cf", lambda: m._colorfulness(x) - cf_y)
+        step("auc", lambda: m._auc(m._accuracy_curve(lab, lab_y, m.AUC_MAX_THRESHOLD)))  # noqa: B023 (called at once)
+        step("delta_cf", lambda: m._colorfulness(x) - cf_y)  # noqa: B023 (called at once)
         step("uciqe", m._uciqe, lab)
         step("uiqm", lambda t: uiqm.uiqm_of_8bit(uiqm.to_8bit(t)), x)
     return spent

@@ -34,11 +34,11 @@ import pyarrow.parquet as pq
 import torch
 from PIL import Image
 
+from colorizekit.imageio import encode_image, find_images, load_image
 from colorizekit.infer.colorizer import Colorizer
 from colorizekit.infer.files import colorize_files, write_colorized
 from colorizekit.infer.ray import RayOptions, colorize_files_ray
 from colorizekit.infer.ray.state import STATE_FOLDER
-from colorizekit.imageio import encode_image, find_images, load_image
 
 SHARED = Path(os.environ.get("COLORIZEKIT_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 DEFAULT_FROM = SHARED / "eval" / "kodak24"

@@ -69,8 +69,8 @@ def start_server(args: argparse.Namespace, workdir: Path) -> tuple[subprocess.Po
     if not weights:
         import torch
 
-        from colorizekit.weights import export_weights
         from colorizekit.models import create_model
+        from colorizekit.weights import export_weights
 
         torch.manual_seed(0)
         path = workdir / f"{args.model}-random.safetensors"

@@ -19,10 +19,10 @@ import json
 import sys
 from pathlib import Path
 
-from colorizekit.weights import weights_model_name
-from colorizekit.infer.colorizer import Colorizer
 from colorizekit.evaluate.protocols import evaluate
+from colorizekit.infer.colorizer import Colorizer
 from colorizekit.models import get_model_info
+from colorizekit.weights import weights_model_name
 
 CF_SHARE = 0.5  # a setting must reach this share of the originals' colourfulness on every set
 

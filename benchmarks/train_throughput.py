@@ -35,10 +35,10 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from colorizekit.models.complexity import summarize
-from colorizekit.train.data import PhotoDataset, ShardSampler, make_loader
 from colorizekit.hardware import cpu_name, cpu_native_bf16
 from colorizekit.models import create_model, get_model_info, list_models
+from colorizekit.models.complexity import summarize
+from colorizekit.train.data import PhotoDataset, ShardSampler, make_loader
 from colorizekit.train.photocache import CACHE_SCALE, PhotoCache
 from colorizekit.train.step import measure_throughput
 

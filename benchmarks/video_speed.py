@@ -18,9 +18,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from video_clips import make_clip  # noqa: E402
-
 from colorizekit.infer.colorizer import Colorizer  # noqa: E402
+from video_clips import make_clip  # noqa: E402
 
 
 def main() -> None:

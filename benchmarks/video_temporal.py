@@ -26,8 +26,8 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from colorizekit.infer.colorizer import Colorizer, working_shape  # noqa: E402
 from colorizekit.imageio.pixels import gray_from_rgb  # noqa: E402
+from colorizekit.infer.colorizer import Colorizer, working_shape  # noqa: E402
 from colorizekit.infer.video.synthetic import Shot, render, write_clip  # noqa: E402
 from colorizekit.infer.video.temporal import (
     FlowEstimator,
@@ -76,7 +76,8 @@ def measure_cuts(photos: list[np.ndarray], width: int, height: int, frames: int,
     print(f"within shots: {len(w)} frame pairs; histogram distance max {w[:, 0].max():.4f}, 99.9th pct "
           f"{np.percentile(w[:, 0], 99.9):.4f}, median {np.median(w[:, 0]):.4f}; reliability min {w[:, 1].min():.3f}, "
           f"median {np.median(w[:, 1]):.3f}")
-    print(f"at cuts: {len(c)} pairs; histogram distance min {c[:, 0].min():.4f}, 1st pct {np.percentile(c[:, 0], 1):.4f}, "
+    print(f"at cuts: {len(c)} pairs; histogram distance min {c[:, 0].min():.4f}, "
+          f"1st pct {np.percentile(c[:, 0], 1):.4f}, "
           f"median {np.median(c[:, 0]):.4f}; reliability max {c[:, 1].max():.3f}, median {np.median(c[:, 1]):.3f}")
     for threshold in (0.05, 0.08, 0.1, 0.11, 0.12, 0.13, 0.15, 0.2, 0.3):
         false_cuts = int((w[:, 0] > threshold).sum())
@@ -103,7 +104,8 @@ def measure_blends(photos: list[np.ndarray], blends: list[float], width: int, he
         t0 = time.perf_counter()
         config = TemporalConfig(method="flow" if blend > 0 else "none", blend=blend, flow_tolerance=flow_tolerance)
         scores = [score_video(colorizer, p, config).rows[config.method] for p in clips]
-        print(f"| {blend:g} | {np.mean([s.warped_ab for s in scores]):.3f} | {np.mean([s.ciede2000 for s in scores]):.3f} "
+        print(f"| {blend:g} | {np.mean([s.warped_ab for s in scores]):.3f} "
+              f"| {np.mean([s.ciede2000 for s in scores]):.3f} "
               f"| {np.mean([s.cdc for s in scores]):.4f} | {time.perf_counter() - t0:.1f} |")
 
 

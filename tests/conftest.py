@@ -38,8 +38,8 @@ def make_weights(tmp_path):
 
     For testing the plumbing only: such weights are never presented as a colorization result.
     """
-    from colorizekit.weights import export_weights
     from colorizekit.models import create_model
+    from colorizekit.weights import export_weights
 
     def make(model_name: str = "jkspnet-lab", seed: int = 0) -> Path:
         torch.manual_seed(seed)
@@ -64,9 +64,9 @@ def exported(tmp_path_factory):
 
     For testing the plumbing only, as `make_weights`.
     """
-    from colorizekit.weights import export_weights
-    from colorizekit.onnx.export import export_onnx
     from colorizekit.models import create_model
+    from colorizekit.onnx.export import export_onnx
+    from colorizekit.weights import export_weights
 
     made: dict[str, tuple[Path, Path]] = {}
 

@@ -30,7 +30,7 @@ def test_cpu_native_bf16_without_cpuinfo(tmp_path):
 
 def test_auto_precision_on_cpu_follows_the_capability(monkeypatch):
     for native in (True, False):
-        monkeypatch.setattr(defaults, "cpu_native_bf16", lambda native=native: (native, "why"))
+        monkeypatch.setattr(hardware, "cpu_native_bf16", lambda native=native: (native, "why"))
         dtype, reason = hardware.resolve_precision("auto", torch.device("cpu"))
         assert dtype == (torch.bfloat16 if native else torch.float32)
         assert reason == "auto: why"

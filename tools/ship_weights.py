@@ -18,8 +18,8 @@ import json
 import sys
 from pathlib import Path
 
-from colorizekit.weights import WEIGHTS_DIR, export_weights, load_weights
 from colorizekit.hardware import cpu_name
+from colorizekit.weights import WEIGHTS_DIR, export_weights, load_weights
 
 
 def history_hours(run: Path) -> tuple[float, int]:

@@ -25,10 +25,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 from colorizekit import color  # noqa: E402
-from colorizekit.infer.colorizer import Colorizer  # noqa: E402
 from colorizekit.evaluate.figures import image_grid  # noqa: E402
-from colorizekit.imageio import to_uint8  # noqa: E402
 from colorizekit.evaluate.video import score_video  # noqa: E402
+from colorizekit.imageio import to_uint8  # noqa: E402
+from colorizekit.infer.colorizer import Colorizer  # noqa: E402
 from colorizekit.infer.video.io import VideoReader  # noqa: E402
 from colorizekit.infer.video.pipeline import colorize_frames  # noqa: E402
 from colorizekit.infer.video.synthetic import Shot, render, write_clip  # noqa: E402

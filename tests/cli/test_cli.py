@@ -5,8 +5,8 @@ import sys
 
 import pytest
 
-from colorizekit.version import __version__
 from colorizekit.cli import build_parser, main
+from colorizekit.version import __version__
 
 SUBCOMMANDS = ["info", "colorize", "export", "build-page", "demo", "train", "evaluate", "compare", "serve"]
 

@@ -13,8 +13,8 @@ pytest.importorskip("cv2", reason="OpenCV is not installed (pip install 'coloriz
 import av  # noqa: E402
 
 from colorizekit.cli import main  # noqa: E402
-from colorizekit.infer.files import colorize_files, plan_outputs  # noqa: E402
 from colorizekit.evaluate.demo import demo_images  # noqa: E402
+from colorizekit.infer.files import colorize_files, plan_outputs  # noqa: E402
 from colorizekit.infer.video.files import VideoError, require_video_extra  # noqa: E402
 from colorizekit.infer.video.synthetic import AUDIO_RATE, tone, write_clip  # noqa: E402
 from tests.video_clips import FPS, SHOT_FRAMES, clip_frames  # noqa: E402

@@ -5,8 +5,8 @@ import pytest
 import torch
 from skimage import color as skcolor
 
-from colorizekit.color import bins
 from colorizekit import color
+from colorizekit.color import bins
 
 
 def test_bins_lie_on_the_grid_are_in_gamut_and_cover_srgb():

@@ -184,7 +184,7 @@ def _uciqe_by_loops(img):
     sigma_c = math.sqrt(sum((c - mean_c) ** 2 for c in chroma) / n)
     k = max(1, round(0.01 * n))
     con_l = sum(lum[-k:]) / k - sum(lum[:k]) / k
-    sat = [c / l if l > 0 else 0.0 for c, l in zip(chroma, lab[..., 0].ravel())]
+    sat = [c / lum_ if lum_ > 0 else 0.0 for c, lum_ in zip(chroma, lab[..., 0].ravel())]
     return 0.4680 * sigma_c + 0.2745 * con_l + 0.2576 * sum(sat) / n
 
 

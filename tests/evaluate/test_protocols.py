@@ -9,10 +9,11 @@ import torch
 from PIL import Image
 
 from colorizekit import color
-from colorizekit.evaluate import metrics
 from colorizekit.cli import main
-from colorizekit.evaluate.protocols import ROWS, EvaluationResult, MetricValues, compare, evaluate, summarize_rows
+from colorizekit.evaluate import metrics
+from colorizekit.evaluate.protocols import compare, evaluate
 from colorizekit.evaluate.report import comparison_grid, write_report
+from colorizekit.evaluate.results import ROWS, EvaluationResult, MetricValues, summarize_rows
 from tests.conftest import synthetic_rgb
 
 
@@ -121,7 +122,7 @@ def test_infinite_psnr_is_reported_not_averaged(tmp_path):
     assert summarize_rows([values(math.inf)]).means.psnr is None  # nothing finite to average
     assert summarize_rows([]).means.cf is None
 
-    from colorizekit.evaluate.protocols import ImageResult
+    from colorizekit.evaluate.results import ImageResult
 
     orig = MetricValues(None, None, None, None, 2.0, None, 0.5, 1.0)
     images = tuple(ImageResult(f"p{i}.png", tmp_path / f"p{i}.png", 16, 16, 16, 16, r, r, orig)

@@ -10,7 +10,6 @@ import numpy as np
 from PIL import Image, ImageCms
 
 
-
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from colorizekit.imageio import find_images
 
-
 # ------------------------------------------------------------------------------------------ finding
 
 

@@ -11,7 +11,6 @@ from PIL import Image, ImageCms, ImageOps
 from colorizekit.imageio import load_image, metadata, open_image, save_image
 from tests.imageio.helpers import _exif, _gray_icc_profile, _orientation_of, _srgb_icc_profile
 
-
 # ------------------------------------------------------------------------------------------ metadata
 
 

@@ -14,8 +14,8 @@ from PIL import Image, ImageFile
 
 from colorizekit.color import l_to_gray
 from colorizekit.imageio import (
-    MAX_DECODE_PIXELS,
     IMAGE_SUFFIXES,
+    MAX_DECODE_PIXELS,
     ImageError,
     LoadedImage,
     load_image,
@@ -23,7 +23,6 @@ from colorizekit.imageio import (
     open_rgb,
 )
 from tests.imageio.helpers import _exif, _png16, _png_chunk
-
 
 # ------------------------------------------------------------------------------------------ API
 

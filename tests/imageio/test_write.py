@@ -9,7 +9,6 @@ from PIL import Image
 from colorizekit.imageio import encode_image, load_image, save_image, write
 from tests.imageio.helpers import _no_temp_files, _srgb_icc_profile
 
-
 # ------------------------------------------------------------------------------------------ writing
 
 

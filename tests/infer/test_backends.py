@@ -11,14 +11,13 @@ import torch
 from PIL import Image
 
 from colorizekit import color
-from colorizekit.infer.backends import OnnxBackend, TorchBackend, check_backend
-from colorizekit.weights import WeightsError, card_defaults, weights_by_model, weights_model_name
 from colorizekit.cli import main
+from colorizekit.imageio import load_image
+from colorizekit.infer.backends import OnnxBackend, TorchBackend, check_backend
 from colorizekit.infer.colorizer import Colorizer
 from colorizekit.infer.files import colorize_files
-from colorizekit.weights import DEFAULT_MODEL
-from colorizekit.imageio import load_image
 from colorizekit.models import get_model_info, list_models
+from colorizekit.weights import DEFAULT_MODEL, WeightsError, card_defaults, weights_by_model, weights_model_name
 from tests.conftest import synthetic_rgb
 
 BINS_MODEL = next(m for m in list_models() if get_model_info(m).mode.supports_vividness)

@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from colorizekit import color
-from colorizekit.weights import WeightsError, default_weights_path
 from colorizekit.cli import main
-from colorizekit.infer.colorizer import Colorizer, working_shape
-from colorizekit.infer.files import colorize_files
 from colorizekit.color.join import join_luminance
 from colorizekit.evaluate.demo import demo_images
+from colorizekit.infer.colorizer import Colorizer, working_shape
+from colorizekit.infer.files import colorize_files
 from colorizekit.models import list_models
+from colorizekit.weights import WeightsError, default_weights_path
 from tests.conftest import synthetic_rgb
 
 
@@ -296,8 +295,8 @@ def test_photo_named_twice_is_done_once_and_name_clashes_refused(tmp_path):
 
 def _confident_lite_weights(path):
     """Random lite-unet-bins weights whose predictions are peaked, as a trained model's are."""
-    from colorizekit.weights import export_weights
     from colorizekit.models import create_model
+    from colorizekit.weights import export_weights
 
     torch.manual_seed(0)
     model = create_model("lite-unet-bins")
@@ -325,7 +324,8 @@ def test_vividness_gives_more_chroma_and_only_bins_models_take_it(make_weights, 
 
 
 def _mean_chroma(rgb: np.ndarray) -> float:
-    return color.rgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None])[:, 1:].norm(dim=1).mean().item()
+    lab = color.rgb_to_lab(torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None])
+    return lab[:, 1:].norm(dim=1).mean().item()
 
 
 @pytest.mark.parametrize("model", ["lite-unet-bins", "jkspnet-lab"])

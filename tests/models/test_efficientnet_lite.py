@@ -12,8 +12,8 @@ from PIL import Image
 
 from colorizekit import color
 from colorizekit.evaluate.demo import demo_images
-from colorizekit.models.effnet_lite_bins import EFFICIENTNET_LITE0, EncoderInput
 from colorizekit.models.efficientnet_lite import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLite0, same_padding
+from colorizekit.models.effnet_lite_bins import EFFICIENTNET_LITE0, EncoderInput
 from colorizekit.models.pretrained import read_pretrained_state
 
 reference = pytest.importorskip("efficientnet_lite_pytorch", reason="efficientnet-lite-pytorch (test extra) "

@@ -67,9 +67,9 @@ def test_script_vividness_changes_the_colours(tmp_path, exported):
 
 
 def test_script_applies_the_cards_saturation_unless_told(tmp_path):
-    from colorizekit.weights import export_weights
-    from colorizekit.onnx.export import export_onnx
     from colorizekit.models import create_model
+    from colorizekit.onnx.export import export_onnx
+    from colorizekit.weights import export_weights
 
     torch.manual_seed(0)
     weights = tmp_path / "unet.safetensors"

@@ -10,16 +10,15 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from colorizekit.version import __version__
 from colorizekit import color
-from colorizekit.weights import load_weights
 from colorizekit.cli import main
-from colorizekit.weights import DEFAULT_MODEL
-from colorizekit.onnx.export import DecodedModel, input_normalisation
-from colorizekit.onnx.cache import cached_onnx
-from colorizekit.onnx.rewrite import fuse_softmax_expectations, winograd_convs
 from colorizekit.models import create_model, get_model_info, list_models
 from colorizekit.models.modes import ColorMode
+from colorizekit.onnx.cache import cached_onnx
+from colorizekit.onnx.export import DecodedModel, input_normalisation
+from colorizekit.onnx.rewrite import fuse_softmax_expectations, winograd_convs
+from colorizekit.version import __version__
+from colorizekit.weights import DEFAULT_MODEL, load_weights
 
 BINS_MODELS = [m for m in list_models() if get_model_info(m).mode.supports_vividness]
 
@@ -60,7 +59,8 @@ def test_softmax_over_channels_is_fused_with_its_expectation(exported, model):
 
     ops = [node.op_type for node in onnx.load(str(exported(model)[1])).graph.node]
     softmaxes = 2 if model in BINS_MODELS else 1  # the bins decoding: p and p tilted towards chroma
-    assert "Softmax" not in ops and "Einsum" not in ops and ops.count("Exp") == softmaxes  # onnxruntime's slow axis-1 Softmax
+    # onnxruntime's slow axis-1 Softmax is gone
+    assert "Softmax" not in ops and "Einsum" not in ops and ops.count("Exp") == softmaxes
 
 
 def _softmax_graph(consumer: str, q: int = 5, out: int = 2):
@@ -161,7 +161,6 @@ def test_convs_winograd_does_not_fit_stay_direct(kernel, attributes):
 
 def test_export_without_winograd_keeps_direct_convs(tmp_path, make_weights):
     import onnx
-
     from colorizekit.onnx.export import export_onnx
 
     weights = make_weights("lite-unet-bins")

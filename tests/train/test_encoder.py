@@ -12,15 +12,15 @@ import pytest
 import torch
 
 from colorizekit import cli
-from colorizekit.weights import load_checkpoint
-from colorizekit.train.data import PhotoDataset
 from colorizekit.models import create_model, get_model_info, registry
 from colorizekit.models.pretrained import EXTRA_HINT, PretrainedError, load_pretrained_encoder
 from colorizekit.train import train
-from colorizekit.train.stopping import Outcome
+from colorizekit.train.data import PhotoDataset
 from colorizekit.train.step import Stepper
-from tests.train.test_loop import one_thread, small_config  # noqa: F401  (one_thread: an autouse fixture)
+from colorizekit.train.stopping import Outcome
+from colorizekit.weights import load_checkpoint
 from tests.train.test_data import make_photo_dir
+from tests.train.test_loop import one_thread, small_config  # noqa: F401  (one_thread: an autouse fixture)
 
 MODEL = "effnet-lite-bins"
 CFG = get_model_info(MODEL).pretrained_cfg

@@ -21,11 +21,11 @@ import pytest
 import torch
 
 from colorizekit import cli
-from colorizekit.weights import load_checkpoint, load_weights
-from colorizekit.train.data import PhotoDataset
 from colorizekit.models import get_model_info, list_models
 from colorizekit.train import TrainConfig, TrainingDiverged, train
+from colorizekit.train.data import PhotoDataset
 from colorizekit.train.stopping import Outcome
+from colorizekit.weights import load_checkpoint, load_weights
 from tests.train.test_data import make_photo_dir
 
 REPO = Path(__file__).resolve().parents[2]
@@ -110,7 +110,8 @@ def test_two_epochs_write_every_file_and_learn(reference_runs, model):
     assert card["model"] == model and card["color_mode"] == get_model_info(model).color_mode
     assert card["images"] == {"train": 12, "validation": 3, "skipped_grayscale": 1, "skipped_unreadable": 1}
     assert card["epochs_run"] == 2 and card["best_epoch"] == result.best_epoch
-    assert card["best_val_loss"] == pytest.approx(result.best_val_loss) and card["config"]["image_size"] == max(16, get_model_info(model).size_multiple)
+    assert card["best_val_loss"] == pytest.approx(result.best_val_loss)
+    assert card["config"]["image_size"] == max(16, get_model_info(model).size_multiple)
     weights = load_weights(run / "model.safetensors", expected_model=model)
     assert weights.metadata["card"] == card
     for k, v in weights.state_dict.items():  # fp16 export of the best weights
@@ -566,8 +567,8 @@ def test_bf16_training_reaches_the_fp32_validation_loss(data_dir, tmp_path, tiny
 @pytest.fixture
 def clean_registries():
     """Registrations made by a test are removed afterwards."""
-    from colorizekit.train import losses
     from colorizekit.models import registry
+    from colorizekit.train import losses
 
     models, loss_fns = dict(registry._REGISTRY), dict(losses._LOSSES.entries)
     yield
@@ -579,9 +580,9 @@ def clean_registries():
 def test_a_toy_loss_and_a_toy_model_with_a_config_train_save_and_load(data_dir, tmp_path, clean_registries):
     from torch import nn
 
-    from colorizekit.weights import build_model
-    from colorizekit.train.losses import register_loss
     from colorizekit.models import ModelInfo, register_model
+    from colorizekit.train.losses import register_loss
+    from colorizekit.weights import build_model
 
     @register_loss("l1-test")
     def l1(output, target, **options):

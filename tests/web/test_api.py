@@ -24,12 +24,14 @@ pytest.importorskip("httpx", reason="FastAPI's TestClient needs httpx")
 
 from fastapi.testclient import TestClient  # noqa: E402
 
-from colorizekit.weights import WeightsError  # noqa: E402
 from colorizekit.models import list_models  # noqa: E402
 from colorizekit.web import ServeSettings, create_app  # noqa: E402
-from colorizekit.weights import DEFAULT_MODEL  # noqa: E402
 from colorizekit.web.app import STATIC_DIR, content_disposition  # noqa: E402
 from colorizekit.web.service import output_filename  # noqa: E402
+from colorizekit.weights import (
+    DEFAULT_MODEL,  # noqa: E402
+    WeightsError,  # noqa: E402
+)
 from tests.conftest import synthetic_rgb  # noqa: E402
 
 
@@ -38,8 +40,8 @@ def weights_file(tmp_path_factory) -> Path:
     """Random-init jkspnet-lab weights, as conftest's `make_weights` writes them, once per module."""
     import torch
 
-    from colorizekit.weights import export_weights
     from colorizekit.models import create_model
+    from colorizekit.weights import export_weights
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("weights") / "jkspnet-lab-random.safetensors"
@@ -52,8 +54,8 @@ def bins_weights_file(tmp_path_factory) -> Path:
     """Random-init lite-unet-bins weights whose card gives a measured default vividness of 0.7."""
     import torch
 
-    from colorizekit.weights import export_weights
     from colorizekit.models import create_model
+    from colorizekit.weights import export_weights
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("weights") / "lite-unet-bins-random.safetensors"
@@ -278,8 +280,8 @@ def test_model_and_size_fields_choose_the_colorizer(weights_file):
 def test_a_request_naming_no_size_uses_the_weights_measured_size_unless_the_server_sets_one(tmp_path):
     import torch
 
-    from colorizekit.weights import export_weights
     from colorizekit.models import create_model
+    from colorizekit.weights import export_weights
 
     measured = tmp_path / "measured.safetensors"
     torch.manual_seed(0)
@@ -509,8 +511,8 @@ def test_real_colorizer_takes_the_vividness_per_call(bins_weights_file):
 # -- saturation ---------------------------------------------------------------------------------------
 
 def test_saturation_default_is_the_cards_and_reaches_the_colorizer_only_when_chosen(weights_file, tmp_path):
-    from colorizekit.weights import export_weights
     from colorizekit.models import create_model
+    from colorizekit.weights import export_weights
 
     measured = tmp_path / "measured.safetensors"
     export_weights(measured, "lite-unet-bins", create_model("lite-unet-bins").state_dict(),
@@ -624,9 +626,9 @@ def test_cli_serve_builds_the_app_on_loopback(monkeypatch, weights_file):
 def test_cli_serve_says_when_no_model_has_weights(monkeypatch, capsys, tmp_path):
     import uvicorn
 
-    from colorizekit.weights import export_weights
     from colorizekit.cli import main
     from colorizekit.models import create_model
+    from colorizekit.weights import export_weights
 
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: None)
     assert main(["serve"]) == 0

@@ -29,8 +29,8 @@ def test_without_weights_the_package_defaults_hold():
 
 
 def test_default_vividness_is_the_cards_else_the_package_default_and_none_without_bins(make_weights, tmp_path):
-    from colorizekit.infer.colorizer import Colorizer
     from colorizekit.color.bins import DEFAULT_VIVIDNESS
+    from colorizekit.infer.colorizer import Colorizer
 
     state = create_model("lite-unet-bins").state_dict()
     plain, measured, bad = (tmp_path / f"{n}.safetensors" for n in ("plain", "measured", "bad"))

@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from colorizekit.models import create_model
 from colorizekit.weights import (
     WeightsError,
     export_weights,
@@ -12,7 +13,6 @@ from colorizekit.weights import (
     weights_by_model,
     weights_model_name,
 )
-from colorizekit.models import create_model
 
 
 def test_model_name_from_safetensors_and_checkpoint(make_weights, tmp_path):
@@ -44,9 +44,8 @@ def test_safetensors_without_colorizekit_metadata(tmp_path):
 
 def test_resolve_weights_reads_the_model_from_the_file_and_names_the_flag_when_none_ship(make_weights, monkeypatch,
                                                                                        tmp_path):
+    from colorizekit.weights import DEFAULT_MODEL, default_weights_path
     from colorizekit.weights import resolve as shipped
-    from colorizekit.weights import default_weights_path
-    from colorizekit.weights import DEFAULT_MODEL
 
     assert resolve_weights(None, None) == (DEFAULT_MODEL, default_weights_path(DEFAULT_MODEL))  # shipped
     monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path)  # from here on, no model ships weights

@@ -15,8 +15,8 @@ from colorizekit.cli.options import (
     parse_saturation,
     parse_vividness,
 )
-from colorizekit.infer.backends import BACKENDS, DEFAULT_BACKEND
 from colorizekit.hardware import PRECISIONS
+from colorizekit.infer.backends import BACKENDS, DEFAULT_BACKEND
 from colorizekit.infer.video.files import DEFAULT_CRF, H264_ENCODER, MAX_CRF, VP9_ENCODER
 from colorizekit.infer.video.temporal import DEFAULT_TEMPORAL, TEMPORAL_METHODS
 

@@ -6,15 +6,16 @@ import argparse
 import sys
 
 from colorizekit.cli.options import BACKEND_HELP, SIZE_DEFAULT, add_device_options, parse_saturation, parse_vividness
-from colorizekit.infer.backends import BACKENDS, DEFAULT_BACKEND
 from colorizekit.color import DEFAULT_SATURATION, MAX_SATURATION
 from colorizekit.color.bins import DEFAULT_VIVIDNESS
+from colorizekit.evaluate.tables import CAPTION_METRICS, label_list
+from colorizekit.infer.backends import BACKENDS, DEFAULT_BACKEND
 
 
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("compare", help="compare models side by side on colour photos",
                        description="Evaluate several models on the same colour photos and draw, for each photo, "
-                                   "original | each model | grayscale with PSNR, SSIM, ΔE00 and CF under each "
+                                   f"original | each model | grayscale with {label_list(CAPTION_METRICS)} under each "
                                    "picture; prints the summary table of all models.")
     p.add_argument("source", metavar="DIR", help="folder of colour photos (searched recursively), a file or a glob")
     p.add_argument("--models", required=True, help="comma-separated model names, e.g. unet-rgb,jkspnet-lab")
@@ -39,9 +40,9 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from colorizekit.imageio.atomic import atomic_path
     from colorizekit.evaluate.protocols import compare
     from colorizekit.evaluate.report import comparison_grid, failed_lines
+    from colorizekit.imageio.atomic import atomic_path
 
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     comparison = compare(args.source, models, weights=args.weights, size=args.size, protocol=args.protocol,

@@ -15,8 +15,10 @@ from colorizekit.cli.options import (
     parse_saturation,
     parse_vividness,
 )
-from colorizekit.infer.backends import BACKENDS, DEFAULT_BACKEND
+from colorizekit.evaluate.registry import METRIC_NAMES
+from colorizekit.evaluate.tables import label_list
 from colorizekit.imageio.find import find_files
+from colorizekit.infer.backends import BACKENDS, DEFAULT_BACKEND
 from colorizekit.infer.video.files import VIDEO_SUFFIXES
 from colorizekit.infer.video.temporal import DEFAULT_TEMPORAL, TEMPORAL_METHODS
 
@@ -24,8 +26,8 @@ from colorizekit.infer.video.temporal import DEFAULT_TEMPORAL, TEMPORAL_METHODS
 def add(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a model on colour photos against their originals",
                        description="Turn each colour photo in DIR into grayscale (its own CIE L, zero chroma), "
-                                   "colorize it and compare it with the original: PSNR, SSIM, CIEDE2000, ab AuC, "
-                                   "colourfulness, UCIQE and UIQM, per photo and per set, with the grayscale "
+                                   f"colorize it and compare it with the original: {label_list(METRIC_NAMES)}, "
+                                   "per photo and per set, with the grayscale "
                                    "input as a baseline. Writes per_image.csv, summary.json, summary.md and "
                                    "worst_best.png to the report folder.")
     p.add_argument("source", metavar="DIR", help="folder of colour photos (searched recursively), a file or a glob")
@@ -52,8 +54,8 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 def _run_videos(args: argparse.Namespace, out: str) -> int:
     """Score the colour videos of args.source: per_video.csv, summary.json and summary.md in `out`."""
-    from colorizekit.infer.colorizer import Colorizer
     from colorizekit.evaluate.video import evaluate_videos, write_video_report
+    from colorizekit.infer.colorizer import Colorizer
 
     colorizer = Colorizer(model=args.model, weights=args.weights, device=args.device, size=args.size,
                           batch_size=args.batch_size, vividness=args.vividness, saturation=args.saturation)

@@ -23,8 +23,8 @@ def add(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from colorizekit.weights import resolve_weights
     from colorizekit.onnx.export import export_onnx
+    from colorizekit.weights import resolve_weights
 
     name, weights = resolve_weights(args.model, args.weights)
     path = export_onnx(args.out or f"{name}.onnx", name, weights)

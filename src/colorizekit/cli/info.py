@@ -57,8 +57,8 @@ def _shipped_weights_lines() -> list[str]:
 
 def _pretrained_lines() -> list[str]:
     """For `info`: the pretrained encoders that training starts from, and whether they are installed."""
-    from colorizekit.models.complexity import name_width
     from colorizekit.models import get_model_info, list_models
+    from colorizekit.models.complexity import name_width
     from colorizekit.models.pretrained import EXTRA_HINT, PretrainedError, check_pretrained_available
 
     named = [(n, get_model_info(n).pretrained_cfg) for n in list_models() if get_model_info(n).pretrained_cfg]

@@ -11,8 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from colorizekit.version import __version__
 from colorizekit.cli import build_page, colorize, compare, demo, evaluate, export, info, serve, train
+from colorizekit.version import __version__
 
 _COMMANDS = (info, colorize, export, build_page, demo, serve, evaluate, compare, train)
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from colorizekit.infer.backends import DEFAULT_BACKEND
-from colorizekit.weights import DEFAULT_MODEL, DEFAULT_SIZE
 from colorizekit.color import DEFAULT_SATURATION, MAX_SATURATION
 from colorizekit.color.bins import DEFAULT_VIVIDNESS
+from colorizekit.infer.backends import DEFAULT_BACKEND
+from colorizekit.weights import DEFAULT_MODEL, DEFAULT_SIZE
 
 SIZE_DEFAULT = f"the weights' measured working size, else {DEFAULT_SIZE}"
 MODEL_HELP = f"model name (default: the weights file's model, else {DEFAULT_MODEL})"

@@ -8,9 +8,9 @@ import sys
 
 def add(sub: argparse._SubParsersAction) -> None:
     from colorizekit.hardware import PRECISIONS
+    from colorizekit.train import RESUMABLE_CHANGES, TrainConfig
     from colorizekit.train.losses import list_losses
     from colorizekit.train.schedule import SCHEDULES
-    from colorizekit.train import RESUMABLE_CHANGES, TrainConfig
 
     d = {f.name: f.default for f in TrainConfig.__dataclass_fields__.values()}
     p = sub.add_parser("train", help="train a model on a folder of colour photos (the design's recipe)",
@@ -65,7 +65,8 @@ def add(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--time-budget", type=float, default=S, metavar="MINUTES",
                    help="stop cleanly after this many minutes: save, export the best weights so far, exit 0")
     p.add_argument("--save-every", type=float, default=S, metavar="MINUTES",
-                   help=f"also save last.pt this often within an epoch; 0: only at epoch ends (default: {d['save_every']:g})")
+                   help=f"also save last.pt this often within an epoch; 0: only at epoch ends "
+                        f"(default: {d['save_every']:g})")
     p.add_argument("--val-fraction", type=float, default=S,
                    help=f"share of photos for validation (default: {d['val_fraction']:g})")
     p.add_argument("--seed", type=int, default=S, help=f"seed of split, weights, order and crops (default: {d['seed']})")

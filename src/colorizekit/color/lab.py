@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import torch
 
-
 # sRGB transfer function (IEC 61966-2-1)
 SRGB_LINEAR_THRESHOLD = 0.04045  # encoded value where the curve turns linear
 SRGB_ENCODED_THRESHOLD = 0.0031308  # linear value where the curve turns linear

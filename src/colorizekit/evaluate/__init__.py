@@ -3,6 +3,7 @@
 video evaluation (`video`) and the demo of the built-in photos (`demo`).
 """
 
-from colorizekit.evaluate.protocols import Comparison, EvaluationResult, compare, evaluate
+from colorizekit.evaluate.protocols import compare, evaluate
+from colorizekit.evaluate.results import Comparison, EvaluationResult
 
 __all__ = ["Comparison", "EvaluationResult", "compare", "evaluate"]

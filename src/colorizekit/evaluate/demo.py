@@ -14,12 +14,12 @@ from pathlib import Path
 
 import numpy as np
 
-from colorizekit.imageio.atomic import atomic_path
-from colorizekit.weights import WeightsError, weights_by_model
-from colorizekit.infer.colorizer import Colorizer
-from colorizekit.imageio import load_image, save_image
-from colorizekit.models import list_models
 from colorizekit.evaluate.figures import image_grid
+from colorizekit.imageio import load_image, save_image
+from colorizekit.imageio.atomic import atomic_path
+from colorizekit.infer.colorizer import Colorizer
+from colorizekit.models import list_models
+from colorizekit.weights import WeightsError, weights_by_model
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo_images"
 

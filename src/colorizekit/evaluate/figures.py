@@ -7,14 +7,12 @@ validation loss per epoch, as the design's notebooks did. Every picture is writt
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from colorizekit.imageio.atomic import atomic_path
 from colorizekit.imageio import to_uint8
 
 BACKGROUND = (255, 255, 255)  # grid background

@@ -10,6 +10,8 @@ the Lab conversion between the metrics, and takes a `Reference` prepared once pe
 several candidates (the grayscale baseline, each model's output) are scored against it without
 recomputing the original's side.
 
+The list of reported metrics, their labels and direction is `registry.METRICS`.
+
 | function | metric | better |
 |---|---|---|
 | `psnr` | peak signal-to-noise ratio on RGB, data range 1 (inf for identical images) | higher |
@@ -33,6 +35,13 @@ from dataclasses import dataclass
 import torch
 
 from colorizekit import color
+from colorizekit.evaluate.registry import (  # noqa: F401  (re-exported: the registry's names)
+    FULL_REFERENCE,
+    HIGHER_IS_BETTER,
+    METRIC_NAMES,
+    NO_REFERENCE,
+    NOT_COMPUTED,
+)
 from colorizekit.evaluate.uiqm import (
     EIGHT_BIT,
     check_batch,
@@ -68,16 +77,6 @@ UCIQE_LAB_SCALE = 100.0  # L, a, b divided by this: L and con_l in [0, 1]
 UCIQE_TAIL = 0.01  # con_l: mean of the brightest 1 % minus mean of the darkest 1 %
 
 COMPUTE_DTYPE = torch.float32  # compute_metrics' working precision: every figure within 0.01 of float64
-METRIC_NAMES = ("psnr", "ssim", "ciede2000", "auc", "cf", "delta_cf", "uciqe", "uiqm")
-FULL_REFERENCE = ("psnr", "ssim", "ciede2000", "auc", "delta_cf")  # need the original
-NO_REFERENCE = ("cf", "uciqe", "uiqm")  # defined for any single image
-HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "ciede2000": False, "auc": True, "cf": None,
-                    "delta_cf": None, "uciqe": True, "uiqm": True}  # None: closer to the original is better
-NOT_COMPUTED = {
-    "dists": "needs ImageNet-pretrained VGG16 weights plus DISTS's fitted alpha/beta, which cannot be obtained here",
-    "lpips": "needs ImageNet-pretrained AlexNet/VGG weights plus LPIPS's linear layers, which cannot be obtained here",
-    "fid": "needs ImageNet-pretrained Inception-v3 weights, which cannot be obtained here",
-}  # a randomly initialised network never stands in for a perceptual metric
 
 
 def _check_pair(images: torch.Tensor, reference: torch.Tensor, name: str, min_size: int = 1,

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from colorizekit.evaluate.protocols import (
+from colorizekit.evaluate.figures import image_grid
+from colorizekit.evaluate.results import (
     CSV_COLUMNS,
     PREVIEW_HEIGHT,
     ROWS,
@@ -22,7 +23,6 @@ from colorizekit.evaluate.protocols import (
     EvaluationResult,
     ImageResult,
 )
-from colorizekit.evaluate.figures import image_grid
 from colorizekit.evaluate.tables import caption, format_value
 
 

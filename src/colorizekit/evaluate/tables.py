@@ -1,4 +1,5 @@
-"""Metric values as text: table cells, markdown tables and the captions under pictures.
+"""Metric values as text: table cells, markdown tables and the captions under pictures (labels and
+decimals from `registry.METRICS`).
 
 Every value is formatted the same way everywhere (reports, the terminal, grids): fixed decimals per
 metric, an infinite PSNR written "inf", a value that does not apply "-".
@@ -9,16 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 
-from colorizekit.evaluate.metrics import METRIC_NAMES
+from colorizekit.evaluate.registry import METRIC_NAMES, get_metric
 
 MISSING = "-"  # table cell for a value that does not apply
-
-METRIC_LABELS = {  # names in tables and captions
-    "psnr": "PSNR (dB)", "ssim": "SSIM", "ciede2000": "ΔE00", "auc": "AuC (ab)", "cf": "CF",
-    "delta_cf": "ΔCF", "uciqe": "UCIQE", "uiqm": "UIQM",
-}
-METRIC_DECIMALS = {"psnr": 2, "ssim": 4, "ciede2000": 3, "auc": 4, "cf": 2, "delta_cf": 2, "uciqe": 4, "uiqm": 3}
-
+CAPTION_METRICS = ("psnr", "ssim", "ciede2000", "cf")  # the metrics under each picture of a grid
 
 def format_value(name: str, value: float | None) -> str:
     """A metric value as table text: fixed decimals per metric, "inf"/"-inf" for infinities,
@@ -27,7 +22,7 @@ def format_value(name: str, value: float | None) -> str:
         return MISSING
     if math.isinf(value):
         return "inf" if value > 0 else "-inf"
-    return f"{value:.{METRIC_DECIMALS.get(name, 4)}f}"
+    return f"{value:.{get_metric(name).decimals if name in METRIC_NAMES else 4}f}"
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -46,14 +41,25 @@ def metric_table(columns: Mapping[str, Mapping[str, float | None]], metrics: Seq
     """Markdown table with one row per metric and one column per entry of `columns`
     (e.g. {"baseline": {...}, "jkspnet-lab": {...}, "original": {...}})."""
     header = ["metric", *columns]
-    rows = [[METRIC_LABELS.get(m, m), *(format_value(m, col.get(m)) for col in columns.values())] for m in metrics]
+    rows = [[get_metric(m).label, *(format_value(m, col.get(m)) for col in columns.values())] for m in metrics]
     return markdown_table(header, rows)
 
 
-def caption(values: Mapping[str, float | None], metrics: Sequence[str] = ("psnr", "ssim", "ciede2000", "cf")) -> str:
+def caption(values: Mapping[str, float | None], metrics: Sequence[str] = CAPTION_METRICS) -> str:
     """Two-line caption for a picture, e.g. "PSNR 24.31  SSIM 0.9120\\nΔE00 6.210  CF 31.05";
     metrics without a value are left out."""
-    parts = [f"{METRIC_LABELS.get(m, m).replace(' (dB)', '')} {format_value(m, values.get(m))}"
+    parts = [f"{short_label(m)} {format_value(m, values.get(m))}"
              for m in metrics if values.get(m) is not None]
     half = (len(parts) + 1) // 2
     return "\n".join(filter(None, ["  ".join(parts[:half]), "  ".join(parts[half:])]))
+
+
+def short_label(name: str) -> str:
+    """A metric's label without its unit, e.g. "PSNR", "ΔE00"."""
+    return get_metric(name).label.split(" (")[0]
+
+
+def label_list(names: Sequence[str]) -> str:
+    """Metrics' short labels as a phrase, e.g. "PSNR, SSIM, ΔE00 and CF", for help texts."""
+    labels = [short_label(n) for n in names]
+    return ", ".join(labels[:-1]) + " and " + labels[-1]

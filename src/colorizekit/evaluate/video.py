@@ -24,7 +24,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from colorizekit.version import __version__
 from colorizekit import color
 from colorizekit.evaluate import metrics, video_metrics
 from colorizekit.imageio.atomic import atomic_write_text
@@ -40,6 +39,7 @@ from colorizekit.infer.video.temporal import (
     flow_reliability,
     to_uint8_gray,
 )
+from colorizekit.version import __version__
 
 SCORES = ("ciede2000", "psnr", "cdc", "warped_ab")
 MASK_RELIABILITY = 0.5  # pixels at least this reliable count in the warped |Δab|

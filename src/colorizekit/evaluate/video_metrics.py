@@ -3,7 +3,8 @@ scores single images).
 
 | function | metric | better |
 |---|---|---|
-| `ab_histograms` + `cdc` | colour distribution consistency: mean Jensen-Shannon divergence of the a and b histograms of frames t and t + k | lower |
+| `ab_histograms` + `cdc` | colour distribution consistency: mean Jensen-Shannon divergence of the a and b
+histograms of frames t and t + k | lower |
 | `warped_ab_difference` | mean flow-warped chroma change between consecutive frames, in Lab units | lower |
 
 CDC follows the video colorization literature (Lei and Chen 2019; Liu et al. 2021, "TCVC"; NTIRE

@@ -48,7 +48,7 @@ def iter_input_images(item: str | os.PathLike, problems: list[str], suffixes: fr
     candidate = Path(text)
     found = False
     if candidate.is_dir():
-        for found, path in enumerate(iter_folder_images(candidate, suffixes), start=1):
+        for found, path in enumerate(iter_folder_images(candidate, suffixes), start=1):  # noqa: B007 (read after)
             yield path
         if not found:
             problems.append(f"{text}: no {what} in this folder ({', '.join(sorted(suffixes))})")
@@ -58,7 +58,7 @@ def iter_input_images(item: str | os.PathLike, problems: list[str], suffixes: fr
         for match in sorted(glob.glob(text, recursive=True)):
             p = Path(match)
             if p.is_dir():
-                for found, path in enumerate(iter_folder_images(p, suffixes), start=1):
+                for found, path in enumerate(iter_folder_images(p, suffixes), start=1):  # noqa: B007 (read after)
                     yield path
             elif p.is_file() and p.suffix.lower() in suffixes:
                 found = True

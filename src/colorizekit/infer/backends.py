@@ -7,8 +7,8 @@ units at the model's output resolution:
 - "torch" (`TorchBackend`): the PyTorch model of a weights file or training checkpoint, on any
   device, in bf16 autocast where the precision policy says so, decoded by the colour mode;
 - "onnx" (`OnnxBackend`): a file written by `colorizekit export` (decoding inside its graph), run by
-  onnxruntime on the CPU in fp32, with as many threads as torch uses (idle ones sleeping, not spinning). Weights that are not ONNX are
-  run as their export, made on first use into a cache (`onnx.cache.cached_onnx`).
+  onnxruntime on the CPU in fp32, with as many threads as torch uses (idle ones sleeping, not spinning).
+  Weights that are not ONNX are run as their export, made on first use into a cache (`onnx.cache.cached_onnx`).
 
 Both take their defaults (working size, vividness, saturation) from `weights.card_defaults`.
 """
@@ -35,6 +35,7 @@ from colorizekit.weights import (
     resolve_weights,
 )
 from colorizekit.weights.onnx_file import INPUT_NAME, OUTPUT_NAME, first_line, open_onnx
+
 BACKENDS = ("torch", "onnx")  # what runs a model when colorizing: PyTorch or onnxruntime
 DEFAULT_BACKEND = "torch"  # the backend used when none is named
 

@@ -6,13 +6,14 @@ passes them on. Checkpoints and weights files carry that config, so a model is r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from torch import nn
 
-from colorizekit.models.pretrained import PretrainedCfg
 from colorizekit.models.modes import ColorMode, get_color_mode
+from colorizekit.models.pretrained import PretrainedCfg
 from colorizekit.models.registries import Registry
 
 

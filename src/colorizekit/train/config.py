@@ -13,13 +13,13 @@ from typing import Any
 import torch
 
 from colorizekit.color.bins import DEFAULT_REBALANCE
-from colorizekit.weights import load_checkpoint
 from colorizekit.hardware import PRECISIONS
-from colorizekit.train.losses import get_loss
 from colorizekit.models import get_model_info
+from colorizekit.train.losses import get_loss
 from colorizekit.train.photocache import DEFAULT_CACHE_MB
 from colorizekit.train.schedule import SCHEDULES
 from colorizekit.train.stopping import Outcome
+from colorizekit.weights import load_checkpoint
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,9 @@ and only rank 0 writes files and logs. Without torchrun everything here is a no-
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.distributed as dist

@@ -21,10 +21,10 @@ import torch
 from torch import nn
 
 from colorizekit.hardware import precision_name, resolve_precision
-from colorizekit.train.distributed import Dist, broadcast_buffers
-from colorizekit.train.losses import get_loss
 from colorizekit.models import create_model, get_model_info
 from colorizekit.models.pretrained import encoder_of
+from colorizekit.train.distributed import Dist, broadcast_buffers
+from colorizekit.train.losses import get_loss
 
 
 def adam(params: Iterable[nn.Parameter] | Iterable[dict[str, Any]], lr: float, weight_decay: float) -> torch.optim.Adam:

@@ -46,10 +46,9 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
-from colorizekit.version import __version__
-from colorizekit.color import SATURATION_RANGE, check_saturation
-from colorizekit.color import MAX_SATURATION
+from colorizekit.color import MAX_SATURATION, SATURATION_RANGE, check_saturation
 from colorizekit.models import get_model_info
+from colorizekit.version import __version__
 from colorizekit.web.page.build import CSP as BROWSER_PAGE_CSP
 from colorizekit.web.page.cache import cached_page
 from colorizekit.web.page.serve import ISOLATION_HEADERS, TYPES
@@ -108,7 +107,8 @@ _UPLOAD_SCHEMA = {
             "type": "object",
             "required": ["file"],
             "properties": {
-                "file": {"type": "string", "format": "binary", "description": "a photo (JPEG, PNG, WebP, TIFF, GIF, BMP...)"},
+                "file": {"type": "string", "format": "binary",
+                         "description": "a photo (JPEG, PNG, WebP, TIFF, GIF, BMP...)"},
                 "model": {"type": "string", "description": "model name (default: the server's)"},
                 "size": {"type": "integer", "description": "working size, short side in pixels"},
                 "vividness": {"type": "number", "minimum": 0, "maximum": 1,

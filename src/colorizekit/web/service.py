@@ -28,7 +28,6 @@ from typing import Any, Protocol
 import numpy as np
 from fastapi import HTTPException
 
-from colorizekit.weights import WeightsError
 from colorizekit.imageio import (
     ImageError,
     ImageErrorKind,
@@ -40,6 +39,7 @@ from colorizekit.imageio import (
 )
 from colorizekit.imageio.formats import FORMATS
 from colorizekit.web.settings import ModelEntry, ServeSettings
+from colorizekit.weights import WeightsError
 
 log = logging.getLogger("colorizekit.serve")
 STATUS_BY_KIND: dict[ImageErrorKind, int] = {  # the HTTP status of each kind of image problem
@@ -322,7 +322,7 @@ def _rename(message: str, name: str) -> str:
 
 
 def default_colorizer_factory(settings: ServeSettings) -> ColorizerFactory:
-    """Builds `colorizekit.infer.colorizer.Colorizer`s with `settings.backend` on `settings.device` with `settings.batch_size`."""
+    """Builds `Colorizer`s with `settings.backend` on `settings.device` with `settings.batch_size`."""
 
     def make(model: str, weights: Path, size: int) -> ColorizerLike:
         from colorizekit.infer.colorizer import Colorizer

@@ -141,9 +141,9 @@ def _stored(tensor: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 
 
 def _read_weights(path: Path, tensors: bool) -> tuple[str, dict[str, torch.Tensor], dict[str, Any]]:
-    """(model name, state dict, metadata with the model's config under "model_config") of a weights file or checkpoint, its model checked to be
-    registered. With `tensors` false a safetensors file is read only as far as its header (the
-    state dict comes back empty); a checkpoint is always read whole. An ONNX export gives its model
+    """(model name, state dict, metadata with the model's config under "model_config") of a weights file or
+    checkpoint, its model checked to be registered. With `tensors` false a safetensors file is read only as far as
+    its header (the state dict comes back empty); a checkpoint is always read whole. An ONNX export gives its model
     and metadata (`onnx_file.read_onnx_metadata`) and no tensors; asked for tensors, WeightsError."""
     check_file(path)
     if is_onnx_file(path):
@@ -158,7 +158,8 @@ def _read_weights(path: Path, tensors: bool) -> tuple[str, dict[str, torch.Tenso
         payload = load_checkpoint(path)
         model_name = payload.get("model")
         state_dict = payload["state_dict"]
-        metadata = {k: v for k, v in payload.items() if k in ("model", "color_mode", "config", "epoch", "best_val_loss")}
+        kept = ("model", "color_mode", "config", "epoch", "best_val_loss")
+        metadata = {k: v for k, v in payload.items() if k in kept}
         metadata["model_config"] = dict(payload.get("model_config") or {})
     else:
         from safetensors import safe_open

@@ -37,7 +37,7 @@ def test_folders_globs_and_files_are_named_as_the_local_engine_names_them(tmp_pa
         jobs = list(iter_jobs(inputs, str(tmp_path / "out"), fmt, problems))
         # the local engine drops the photos named twice; the listing keeps them for `clashes` to drop
         firsts = {}
-        for source, location, output, target, format in jobs:
+        for source, location, output, _target, format in jobs:
             firsts.setdefault(location, (source, output, format))
         assert [(str(j.source), str(j.output), j.format) for j in local] == list(firsts.values())
         assert all(Path(t).is_absolute() and t.endswith(Path(o).name) for _, _, o, t, _ in jobs)

@@ -22,11 +22,11 @@ from PIL import Image, ImageCms
 ray = pytest.importorskip("ray", reason="needs Ray Data: pip install 'colorizekit[ray]'")
 pytest.importorskip("ray.data")
 
+from colorizekit.imageio import save_image  # noqa: E402
 from colorizekit.infer.colorizer import Colorizer  # noqa: E402
-from colorizekit.infer.files import colorize_files
+from colorizekit.infer.files import colorize_files  # noqa: E402
 from colorizekit.infer.ray import OutputSettings, RayOptions, colorize_files_ray  # noqa: E402
 from colorizekit.infer.ray.state import STATE_FOLDER  # noqa: E402
-from colorizekit.imageio import save_image  # noqa: E402
 from tests.conftest import SHARED_DATA, synthetic_rgb  # noqa: E402
 
 pytestmark = pytest.mark.slow
@@ -93,7 +93,8 @@ def test_outputs_are_the_local_engines_byte_for_byte_and_a_rerun_redoes_nothing(
     assert sorted(ours) == sorted(theirs) and len(ours) == 18  # each photo and its side-by-side
     assert "sub/deep.png" in ours and "old.png" in ours
     assert [name for name in ours if ours[name] != theirs[name]] == []
-    assert ({(tmp_path / "ray" / n).stat().st_mode for n in ours} == {(tmp_path / "local" / n).stat().st_mode for n in theirs})
+    modes = {(tmp_path / "ray" / n).stat().st_mode for n in ours}
+    assert modes == {(tmp_path / "local" / n).stat().st_mode for n in theirs}
     assert not list((tmp_path / "ray" / STATE_FOLDER / "tmp").iterdir())
     again = colorize_files_ray([src], tmp_path / "ray", settings=settings, options=RayOptions(photos_per_task=3))
     assert (again.done, again.skipped, again.failed, again.resumed) == (0, 0, [], 9)

@@ -10,10 +10,10 @@ import torch
 
 from colorizekit import color
 from colorizekit.evaluate import metrics
+from colorizekit.evaluate.video_metrics import warped_ab_difference
 from colorizekit.infer.video.files import VideoError, VideoErrorKind
 from colorizekit.infer.video.io import VideoReader
 from colorizekit.infer.video.temporal import FlowEstimator, flow_reliability, to_uint8_gray
-from colorizekit.evaluate.video_metrics import warped_ab_difference
 from tests.video_clips import FPS, SHOT_FRAMES
 
 

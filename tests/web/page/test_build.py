@@ -11,19 +11,19 @@ import numpy as np
 import pytest
 import torch
 
-from colorizekit.color import bins
 from colorizekit import color
-from colorizekit.weights import build_model, load_weights
 from colorizekit.cli.main import main
+from colorizekit.color import bins
 from colorizekit.web.page.build import CSP, PAGE_FILES, folder_bytes
+from colorizekit.weights import build_model, load_weights
 
 pytest.importorskip("onnxruntime", reason="the page's model needs onnx and onnxruntime: pip install 'colorizekit[onnx]'")
 
 
 @pytest.fixture(scope="module")
 def lite_weights(tmp_path_factory):
-    from colorizekit.weights import export_weights
     from colorizekit.models import create_model
+    from colorizekit.weights import export_weights
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("weights") / "lite.safetensors"
@@ -97,8 +97,8 @@ def test_serve_offers_the_page(lite_weights, tmp_path, monkeypatch):
     pytest.importorskip("fastapi")
     from fastapi.testclient import TestClient
 
-    from colorizekit.web.page.cache import page_cache_dir
     from colorizekit.web import ServeSettings, create_app
+    from colorizekit.web.page.cache import page_cache_dir
 
     monkeypatch.setenv("COLORIZEKIT_CACHE", str(tmp_path / "cache"))
     app = create_app(ServeSettings(model="lite-unet-bins", weights=(lite_weights,), preload=False))

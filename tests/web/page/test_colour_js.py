@@ -13,8 +13,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from colorizekit.color import bins
 from colorizekit import color
+from colorizekit.color import bins
 from colorizekit.color.join import resize
 from colorizekit.infer.colorizer import working_shape
 from colorizekit.web.page.build import STATIC_DIR

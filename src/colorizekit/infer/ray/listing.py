@@ -18,9 +18,9 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from colorizekit.imageio.find import iter_input_images
 from colorizekit.infer.files import output_for
 from colorizekit.infer.ray import storage
-from colorizekit.imageio.find import iter_input_images
 
 MANIFEST_SUFFIXES = (".csv", ".parquet", ".pq")
 JOB_SCHEMA = pa.schema([
@@ -118,8 +118,7 @@ def _manifest_batches(item: str) -> Iterator[pa.RecordBatch]:
         parquet = pq.ParquetFile(file)
         names = parquet.schema_arrow.names
         _check_columns(item, names)
-        for batch in parquet.iter_batches(batch_size=_CHUNK, columns=[c for c in ("path", "output") if c in names]):
-            yield batch
+        yield from parquet.iter_batches(batch_size=_CHUNK, columns=[c for c in ("path", "output") if c in names])
 
 
 def _check_columns(item: str, names: list[str]) -> None:

@@ -1,7 +1,8 @@
 """The Ray Data actor: one colorizer per worker, a task's photos read, colorized and written in place.
 
 Each call takes a block of jobs (the listing's rows), does them in the prediction batches the local
-engine would form (the jobs' `batch`, `clashes.refuse`) with `colorize_files`' own pipeline (`load_image`, `Colorizer.colorize_loaded`,
+engine would form (the jobs' `batch`, `clashes.refuse`) with `colorize_files`' own pipeline (`load_image`,
+`Colorizer.colorize_loaded`,
 `write_colorized`), writes the task's ledger part after its outputs, and returns the part's rows: the
 driver only ever sees these small rows, never a decoded photo.
 """
@@ -17,11 +18,11 @@ from pathlib import Path, PurePath, PurePosixPath
 import numpy as np
 import pyarrow as pa
 
+from colorizekit.imageio import ImageError, ImageErrorKind, LoadedImage, encode_image, load_image
 from colorizekit.infer.files import write_colorized
 from colorizekit.infer.ray import storage
 from colorizekit.infer.ray.config import ColorizerSpec, OutputSettings
 from colorizekit.infer.ray.state import LEDGER_SCHEMA, JobState, RowStatus
-from colorizekit.imageio import ImageError, ImageErrorKind, LoadedImage, encode_image, load_image
 
 
 def _relabelled(exc: ImageError, label: str, source: str) -> ImageError:

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from colorizekit.imageio.atomic import atomic_path
 from colorizekit.imageio import to_uint8
+from colorizekit.imageio.atomic import atomic_path
 from colorizekit.imageio.pixels import gray_from_rgb, has_real_color
 from colorizekit.infer.video.files import (
     DEFAULT_CRF,

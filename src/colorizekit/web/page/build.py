@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from colorizekit.imageio.atomic import atomic_path, atomic_write_text
-from colorizekit.weights import load_weights, resolve_weights
 from colorizekit.web.page.constants import page_constants
 from colorizekit.web.page.model import DEFAULT_QUANTIZE, check_quantize, write_page_model
+from colorizekit.weights import load_weights, resolve_weights
 
 PAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PAGE_DIR / "static"

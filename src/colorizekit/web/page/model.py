@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 
 from colorizekit.imageio.atomic import atomic_path
-from colorizekit.weights import LoadedWeights, build_model
-from colorizekit.onnx.export import OPSET
 from colorizekit.models import get_model_info
+from colorizekit.onnx.export import OPSET
+from colorizekit.weights import LoadedWeights, build_model
 
 QUANTIZE = ("int8", "none")  # the page model's weight formats
 DEFAULT_QUANTIZE = "int8"

@@ -55,7 +55,8 @@ def make_server(folder: str | Path, host: str = "127.0.0.1", port: int = 0, verb
     folder = Path(folder)
     if not (folder / "index.html").is_file():
         raise ValueError(f"{folder} is not a built page (no index.html); run `colorizekit build-page -o {folder}`")
-    handler = functools.partial(type("Handler", (PageHandler,), {"verbose": verbose, "requested": requested}), directory=str(folder))
+    handler_type = type("Handler", (PageHandler,), {"verbose": verbose, "requested": requested})
+    handler = functools.partial(handler_type, directory=str(folder))
     return ThreadingHTTPServer((host, port), handler)
 
 
