@@ -15,7 +15,6 @@ from colorizekit.train.data import (
     PhotoDataset,
     ShardSampler,
     center_crop,
-    is_grayscale,
     random_crop,
     random_crop_box,
     scan_images,
@@ -54,15 +53,6 @@ def test_scan_skips_and_counts_grayscale_and_unreadable(photo_dir):
     assert names == sorted(names)
     assert [p.name for p in scan.grayscale] == ["gray.jpg"]
     assert len(scan.unreadable) == 1 and "corrupt.jpg" in scan.unreadable[0] and "\n" not in scan.unreadable[0]
-
-
-def test_is_grayscale():
-    colour = Image.fromarray(synthetic_rgb(300, 200, seed=3))
-    assert not is_grayscale(colour)
-    assert is_grayscale(colour.convert("L").convert("RGB"))
-    tinted = np.array(colour.convert("L").convert("RGB"))
-    tinted[:40, :40, 0] = np.clip(tinted[:40, :40, 0].astype(int) + 60, 0, 255)  # a red patch is colour
-    assert not is_grayscale(Image.fromarray(tinted))
 
 
 def test_split_is_the_designs_seeded_shuffle_and_80_20():

@@ -5,16 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from colorizekit.cli.options import (
-    BACKEND_HELP,
-    MODEL_HELP,
-    SATURATION_HELP,
-    SIZE_DEFAULT,
-    VIVIDNESS_HELP,
-    add_device_options,
-    parse_saturation,
-    parse_vividness,
-)
+from colorizekit.cli import options
 from colorizekit.evaluate.registry import METRIC_NAMES
 from colorizekit.evaluate.tables import label_list
 from colorizekit.imageio.find import find_files
@@ -32,19 +23,19 @@ def add(sub: argparse._SubParsersAction) -> None:
                                    "worst_best.png to the report folder.")
     p.add_argument("source", metavar="DIR", help="folder of colour photos (searched recursively), a file or a glob")
     p.add_argument("-o", "--out", default="evaluation", help="report folder (default: evaluation/)")
-    p.add_argument("--model", help=MODEL_HELP)
+    p.add_argument("--model", help=options.MODEL_HELP)
     p.add_argument("--weights", help="model.safetensors or training checkpoint (default: the shipped weights)")
     p.add_argument("--size", type=int, default=None,
-                   help=f"working size for --protocol full (default: {SIZE_DEFAULT})")
+                   help=f"working size for --protocol full (default: {options.SIZE_DEFAULT})")
     p.add_argument("--protocol", choices=["full", "design"], default="full",
                    help="full: each photo at its own resolution; design: 128 x 128 as the design's test "
                         "(default: full)")
-    p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=BACKEND_HELP)
-    add_device_options(p)
+    p.add_argument("--backend", choices=BACKENDS, default=DEFAULT_BACKEND, help=options.BACKEND_HELP)
+    options.add_device_options(p)
     p.add_argument("--limit", type=int, help="evaluate only the first N photos")
     p.add_argument("--grid-count", type=int, default=3, help="worst and best photos shown in worst_best.png (default: 3)")
-    p.add_argument("--vividness", type=parse_vividness, metavar="V", help=VIVIDNESS_HELP)
-    p.add_argument("--saturation", type=parse_saturation, metavar="S", help=SATURATION_HELP)
+    p.add_argument("--vividness", type=options.parse_vividness, metavar="V", help=options.VIVIDNESS_HELP)
+    p.add_argument("--saturation", type=options.parse_saturation, metavar="S", help=options.SATURATION_HELP)
     # -- video (colorizekit.infer.video): colour videos in DIR are scored on their own
     p.add_argument("--temporal", choices=TEMPORAL_METHODS, default=DEFAULT_TEMPORAL,
                    help="videos: the temporal method scored beside frame by frame (default: "

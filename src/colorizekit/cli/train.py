@@ -7,6 +7,7 @@ import sys
 
 
 def add(sub: argparse._SubParsersAction) -> None:
+    # longer than 60 lines: one flat list of the flags, in the order `--help` shows them, reads best
     from colorizekit.hardware import PRECISIONS
     from colorizekit.train import RESUMABLE_CHANGES, TrainConfig
     from colorizekit.train.losses import list_losses

@@ -10,9 +10,7 @@ the Lab conversion between the metrics, and takes a `Reference` prepared once pe
 several candidates (the grayscale baseline, each model's output) are scored against it without
 recomputing the original's side.
 
-The list of reported metrics, their labels and direction is `registry.METRICS`.
-
-| function | metric | better |
+| function (the reported list, labels and directions: `registry.METRICS`) | metric | better |
 |---|---|---|
 | `psnr` | peak signal-to-noise ratio on RGB, data range 1 (inf for identical images) | higher |
 | `ssim` | structural similarity (Wang et al. 2004), as scikit-image computes it | higher |
@@ -35,13 +33,7 @@ from dataclasses import dataclass
 import torch
 
 from colorizekit import color
-from colorizekit.evaluate.registry import (  # noqa: F401  (re-exported: the registry's names)
-    FULL_REFERENCE,
-    HIGHER_IS_BETTER,
-    METRIC_NAMES,
-    NO_REFERENCE,
-    NOT_COMPUTED,
-)
+from colorizekit.evaluate.registry import FULL_REFERENCE, HIGHER_IS_BETTER, METRIC_NAMES, NO_REFERENCE, NOT_COMPUTED  # noqa: F401
 from colorizekit.evaluate.uiqm import (
     EIGHT_BIT,
     check_batch,

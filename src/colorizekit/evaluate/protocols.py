@@ -251,6 +251,7 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
     Photos that cannot be read, or that have no colour, are listed in `failed` and skipped.
     Raises ValueError (WeightsError included) for bad arguments or unusable weights.
     """
+    # over 60 lines only by its docstring: the public API documents every argument here
     from tqdm import tqdm
 
     if protocol not in PROTOCOLS:

@@ -28,7 +28,7 @@ from colorizekit import color
 from colorizekit.evaluate import metrics, video_metrics
 from colorizekit.imageio.atomic import atomic_write_text
 from colorizekit.imageio.find import find_files
-from colorizekit.imageio.pixels import has_real_color
+from colorizekit.imageio.pixels import is_grayscale
 from colorizekit.infer.video.files import VIDEO_SUFFIXES, VideoError, VideoErrorKind, require_video_extra
 from colorizekit.infer.video.io import VideoReader
 from colorizekit.infer.video.pipeline import colorize_frames
@@ -181,7 +181,7 @@ def score_video(colorizer, path: str | os.PathLike, config: TemporalConfig = Tem
     previous: np.ndarray | None = None
     with VideoReader(path) as reader:
         for cf in colorize_frames(colorizer, reader, config, propagator=propagator):
-            if cf.frame.index == 0 and not has_real_color(cf.frame.rgb.astype(np.float32) / 255):
+            if cf.frame.index == 0 and is_grayscale(cf.frame.rgb):
                 raise VideoError(f"{path}: a grayscale video: there is no colour to compare with",
                                  VideoErrorKind.UNSUPPORTED)
             gray = to_uint8_gray(cf.gray)

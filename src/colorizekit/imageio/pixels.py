@@ -1,5 +1,5 @@
-"""Pixel values: decoded images as float32 in [0, 1] and back to integers, alpha over white, and the
-gray of a colour photo.
+"""Pixel values: decoded images as float32 in [0, 1] and back to integers, alpha over white, the
+gray of a colour photo, and whether a photo is gray at all (`is_grayscale`, the one definition).
 
 Integer samples are divided by their maximum (255 or 65535); floating-point TIFFs are read as [0, 1],
 0-255 or 0-65535 data by their range; alpha is composited onto white; CMYK goes through its own ICC
@@ -19,7 +19,18 @@ from colorizekit.color import l_to_gray, rgb_to_lab
 from colorizekit.imageio.errors import ImageError, ImageErrorKind
 from colorizekit.imageio.metadata import profile_space
 
-_COLOR_TOLERANCE = 1.0 / 255.0  # channel spread up to which a pixel counts as gray
+GRAY_CHECK_SIZE = 64  # the grayscale test looks at a box-averaged copy at most this many pixels across
+# A photo whose `colour_spread` is at most this many 8-bit levels is gray. Measured by
+# `.venv/bin/python benchmarks/grayscale_threshold.py` on ../shared/data: gray JPEGs made from 302 real
+# photos (the 242 evaluation photos and 60 training photos, Pillow's "L" saved as RGB JPEG at quality 75,
+# 90 and 95: 906 files) spread 0; with 6 levels of per-pixel noise on each channel (906 more) 2.3 to 12.0;
+# the 242 evaluation photos (colour) 32.3 to 254.9; the training set's visually gray photos 0 to 12.8 (by
+# eye: a trombonist, a golf ball, a church, an accordion player, an old car), its first clearly tinted one
+# (a whale in a blue sea) 14.0; 18 of its 13,026 photos count as gray. The old training filter (4 levels
+# on this statistic) kept gray JPEGs with chroma noise as colour photos; the old colorize notice (1/255
+# per pixel) called every one of them colour. Limit: low-frequency colour blotches (3 levels on 4 x 4
+# pixel blocks, as a colour scanner may leave) reach 18.4, and such a scan counts as colour.
+GRAY_MAX_SPREAD = 13.0
 _GRAY_CHUNK_ROWS = 256  # rows converted to Lab at a time, to bound memory on large photos
 
 
@@ -139,12 +150,32 @@ def gray_from_rgb(rgb: np.ndarray) -> np.ndarray:
     return gray
 
 
-def has_real_color(rgb: np.ndarray) -> bool:
-    """True if some pixel of (H, W, 3) rgb has channels further apart than the gray tolerance."""
-    for top in range(0, rgb.shape[0], _GRAY_CHUNK_ROWS):  # in chunks: colour photos stop at the first
-        red, green, blue = (rgb[top:top + _GRAY_CHUNK_ROWS, :, c] for c in range(3))
-        spread = np.maximum(np.maximum(red, green), blue) - np.minimum(np.minimum(red, green), blue)
-        if spread.max(initial=0.0) > _COLOR_TOLERANCE + 1e-6:
-            return True
-    return False
+def colour_spread(rgb: np.ndarray) -> float:
+    """How far a photo is from gray: the largest spread (max - min) of R, G and B over the cells of a copy
+    box-averaged to at most GRAY_CHECK_SIZE pixels across, in 8-bit levels (0-255).
 
+    `rgb`: (H, W, 3), uint8 or float in [0, 1]. Averaging each cell's block of pixels first makes the
+    figure robust to JPEG's chroma noise (a gray JPEG's pixels may spread several levels) while a
+    coloured region of a few percent of the photo still shows.
+    """
+    values = np.asarray(rgb)
+    scale = 1.0 if values.dtype == np.uint8 else 255.0
+    height, width = values.shape[:2]
+    if height == 0 or width == 0:
+        return 0.0
+    step = -(-max(height, width) // GRAY_CHECK_SIZE)  # ceil: block side so that the copy fits
+    cols = np.arange(0, width, step)
+    widths = np.diff(np.append(cols, width))[:, None]
+    spread = 0.0
+    for top in range(0, height, step):  # a band of rows at a time: little memory beyond the photo
+        band = values[top:top + step].astype(np.float64)
+        cells = np.add.reduceat(band.sum(axis=0), cols, axis=0) / (widths * band.shape[0])  # (cells, 3)
+        spread = max(spread, float((cells.max(axis=1) - cells.min(axis=1)).max()))
+    return spread * scale
+
+
+def is_grayscale(rgb: np.ndarray) -> bool:
+    """Whether a photo is gray: `colour_spread(rgb) <= GRAY_MAX_SPREAD`. The one definition of a gray
+    photo, for training-data filtering, colorize's "only its luminance is used" notice, evaluation
+    (which refuses gray photos) and video. See GRAY_MAX_SPREAD for how the threshold was chosen."""
+    return colour_spread(rgb) <= GRAY_MAX_SPREAD

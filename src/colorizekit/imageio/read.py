@@ -28,7 +28,7 @@ from PIL import Image
 from colorizekit.imageio.errors import ImageError, ImageErrorKind, one_line, pillow_errors, quiet, too_large
 from colorizekit.imageio.formats import READ_FORMATS, signature_format
 from colorizekit.imageio.metadata import UPRIGHT, clean_exif, orientation, read_exif, rgb_profile, upright_uint16
-from colorizekit.imageio.pixels import float_pixels, gray_from_rgb, has_real_color, over_white, to_uint8
+from colorizekit.imageio.pixels import float_pixels, gray_from_rgb, is_grayscale, over_white, to_uint8
 
 MAX_DECODE_PIXELS = 120_000_000  # default decompression-bomb limit of a read: 6000 x 4000 passes, 20000 x 20000 fails
 
@@ -258,7 +258,7 @@ def _loaded(path: Path | None, name: str, fmt: str | None, pixels: np.ndarray, h
     if has_color:
         rgb = np.ascontiguousarray(pixels, dtype=np.float32)
         return LoadedImage(path=path, name=name, format=fmt, gray=gray_from_rgb(rgb), rgb=rgb,
-                           is_color=has_real_color(rgb), bit_depth=bit_depth, exif=exif, icc_profile=icc)
+                           is_color=not is_grayscale(rgb), bit_depth=bit_depth, exif=exif, icc_profile=icc)
     gray = np.ascontiguousarray(np.clip(pixels, 0.0, 1.0), dtype=np.float32)
     return LoadedImage(path=path, name=name, format=fmt, gray=gray, rgb=None, is_color=False,
                        bit_depth=bit_depth, exif=exif, icc_profile=icc)

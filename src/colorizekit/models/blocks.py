@@ -1,5 +1,5 @@
-"""Building blocks that more than one model uses: conv + BatchNorm + ReLU, the decoder's upsampling
-stage, and the global-context branch (after Iizuka et al., "Let there be Color!", SIGGRAPH 2016)."""
+"""Building blocks that more than one model uses: conv + BatchNorm + ReLU, the design's encoder, the
+decoder's upsampling stage, and the global-context branch (after Iizuka et al., "Let there be Color!", SIGGRAPH 2016)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,16 @@ def conv_bn_relu(in_ch: int, out_ch: int, *, stride: int = 1, kernel: int = 3) -
         nn.BatchNorm2d(out_ch),
         nn.ReLU(inplace=True),
     )
+
+
+def design_encoder(model: nn.Module, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The design's four-stage encoder, as both of its U-Nets (jkspnet-lab, unet-rgb) run it on their own
+    `input`, `enc1` ... `enc4` modules: (N, 1, H, W) -> the four stages' outputs."""
+    x = model.input(x)  # (N, 1, H, W)
+    x1 = model.enc1(x)  # (N, 64, H, W)
+    x2 = model.enc2(x1)  # (N, 128, H/2, W/2)
+    x3 = model.enc3(x2)  # (N, 256, H/4, W/4)
+    return x1, x2, x3, model.enc4(x3)  # ..., (N, 512, H/8, W/8)
 
 
 class Up(nn.Module):

@@ -51,6 +51,7 @@ def _own_params(module: nn.Module) -> int:
 def summarize(model: nn.Module, input_shape: tuple[int, int, int, int], model_name: str = "") -> ModelSummary:
     """Tabulate the model for a batch of `input_shape` (N, C, H, W): one forward pass on zeros of shape
     (1, C, H, W), on the model's device, scaled to N photos."""
+    # longer than 60 lines: the forward hooks share the call list and the counters, as closures
     calls: list[list] = []  # [module, output shape] per call, in call order (a module may be called twice)
     open_calls: dict[nn.Module, list[int]] = {}
     depth: dict[nn.Module, int] = {}

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from colorizekit.models.blocks import design_encoder
 from colorizekit.models.registry import ModelInfo, register_model
 
 AB_BINS = 313  # in-gamut quantised (a, b) pairs on a grid of 10 (Zhang et al. 2016)
@@ -74,11 +75,7 @@ class JKSPNetLab(nn.Module):
         self.print_cat = nn.Sequential()  # the design's identity hook on each concatenation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.input(x)  # (N, 1, H, W)
-        x1 = self.enc1(x)  # (N, 64, H, W)
-        x2 = self.enc2(x1)  # (N, 128, H/2, W/2)
-        x3 = self.enc3(x2)  # (N, 256, H/4, W/4)
-        x = self.enc4(x3)  # (N, 512, H/8, W/8)
+        x1, x2, x3, x = design_encoder(self, x)  # (N, 64, H, W) ... (N, 512, H/8, W/8)
         x = self.convR(x)  # (N, 512, H/8, W/8)
         x = self.ups1(x)  # (N, 256, H/4, W/4)
         x = self.dec1(self.print_cat(torch.cat([x, x3], dim=1)))  # (N, 256, H/4, W/4)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from colorizekit.models.blocks import design_encoder
 from colorizekit.models.registry import ModelInfo, register_model
 
 
@@ -51,11 +52,7 @@ class UNetRGB(nn.Module):
         self.out = nn.Conv2d(64, 3, kernel_size=1, padding="same")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.input(x)  # (N, 1, H, W)
-        x1 = self.enc1(x)  # (N, 64, H, W)
-        x2 = self.enc2(x1)  # (N, 128, H/2, W/2)
-        x3 = self.enc3(x2)  # (N, 256, H/4, W/4)
-        x4 = self.enc4(x3)  # (N, 512, H/8, W/8)
+        x1, x2, x3, x4 = design_encoder(self, x)  # (N, 64, H, W) ... (N, 512, H/8, W/8)
         x5 = self.enc5(x4)  # (N, 1024, H/16, W/16)
         x = self.dec1(x5)  # (N, 512, H/8, W/8)
         x = self.dec2(torch.cat([x, x4], dim=1))  # (N, 256, H/4, W/4)

@@ -1,7 +1,7 @@
 """Training data: find the photos in a folder, split them reproducibly, and load fixed-size crops.
 
-- `scan_images` walks a folder recursively and keeps the colour photos; unreadable files and fully
-  grayscale photos (they teach no colour) are skipped and counted.
+- `scan_images` walks a folder recursively and keeps the colour photos; unreadable files and
+  grayscale photos (`imageio.pixels.is_grayscale`: they teach no colour) are skipped and counted.
 - `split_paths` is the design's split: sort, shuffle with `random.Random(seed)` (the notebooks'
   `random.seed(44)`), first 80 % train. Paths are sorted by their path relative to the data folder,
   so the split is the same on every run and every machine.
@@ -35,6 +35,7 @@ from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from colorizekit.imageio import IMAGE_SUFFIXES, ImageError, find_images, open_rgb
+from colorizekit.imageio.pixels import is_grayscale
 from colorizekit.train.photocache import CACHE_SCALE, PhotoCache, PhotoReadError, decode_pixels
 
 RESIZE_MODES = ("crop", "squash")  # see PhotoDataset
@@ -42,8 +43,6 @@ CROP_SCALE = (0.25, 1.0)  # random crop: area as a fraction of the photo's area
 CROP_RATIO = (3 / 4, 4 / 3)  # random crop: width / height before it is resized to a square
 CROP_ATTEMPTS = 10  # random crop: draws before falling back to a central crop
 RESAMPLE = Image.Resampling.BILINEAR  # filter for every resize (antialiased when shrinking)
-GRAY_CHECK_SIZE = 64  # the grayscale check looks at a copy at most this many pixels wide and high
-GRAY_TOLERANCE = 4  # a photo is grayscale when no pixel of that copy has channels further apart (0-255)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -60,17 +59,6 @@ class ScanResult:
     unreadable: tuple[str, ...]  # one "<file>: <problem>" line per file that could not be read, skipped
 
 
-def is_grayscale(img: Image.Image, tolerance: int = GRAY_TOLERANCE) -> bool:
-    """True when an RGB photo has no colour: checked on a copy at most GRAY_CHECK_SIZE pixels across."""
-    small = img.convert("RGB")
-    if max(small.size) > GRAY_CHECK_SIZE:
-        scale = GRAY_CHECK_SIZE / max(small.size)
-        size = (max(1, round(small.width * scale)), max(1, round(small.height * scale)))
-        small = small.resize(size, Image.Resampling.BOX)
-    arr = np.asarray(small, dtype=np.int16)
-    return int((arr.max(axis=2) - arr.min(axis=2)).max()) <= tolerance
-
-
 def _check_photo(path: Path) -> tuple[str, str | None]:
     """("ok" | "gray" | "bad", message) for one file."""
     try:
@@ -79,7 +67,7 @@ def _check_photo(path: Path) -> tuple[str, str | None]:
         return "bad", str(exc)
     except OSError as exc:  # e.g. a file that vanished during the scan
         return "bad", f"{path}: {exc.strerror or exc}"
-    return ("gray" if is_grayscale(img) else "ok"), None
+    return ("gray" if is_grayscale(np.asarray(img.convert("RGB"))) else "ok"), None
 
 
 def _relative_key(path: Path, root: Path) -> str:

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 
 from colorizekit.imageio import to_uint8
 from colorizekit.imageio.atomic import atomic_path
-from colorizekit.imageio.pixels import gray_from_rgb, has_real_color
+from colorizekit.imageio.pixels import gray_from_rgb, is_grayscale
 from colorizekit.infer.video.files import (
     DEFAULT_CRF,
     VideoError,
@@ -183,7 +183,7 @@ def colorize_video_files(colorizer: Colorizer, jobs: Iterable[tuple[Path, Path]]
 def _told_about_colour(frames: Iterable[Frame], source) -> Iterator[Frame]:
     """The frames, with one warning when the first has colour (only its luminance is used)."""
     for frame in frames:
-        if frame.index == 0 and has_real_color(frame.rgb.astype(np.float32) / 255):
+        if frame.index == 0 and not is_grayscale(frame.rgb):
             warnings.warn(f"{Path(source).name}: a colour video; only its luminance is used", UserWarning,
                           stacklevel=4)
         yield frame
