@@ -20,16 +20,7 @@ from colorizekit.imageio.errors import ImageError, ImageErrorKind
 from colorizekit.imageio.metadata import profile_space
 
 GRAY_CHECK_SIZE = 64  # the grayscale test looks at a box-averaged copy at most this many pixels across
-# A photo whose `colour_spread` is at most this many 8-bit levels is gray. Measured by
-# `.venv/bin/python benchmarks/grayscale_threshold.py` on ../shared/data: gray JPEGs made from 302 real
-# photos (the 242 evaluation photos and 60 training photos, Pillow's "L" saved as RGB JPEG at quality 75,
-# 90 and 95: 906 files) spread 0; with 6 levels of per-pixel noise on each channel (906 more) 2.3 to 12.0;
-# the 242 evaluation photos (colour) 32.3 to 254.9; the training set's visually gray photos 0 to 12.8 (by
-# eye: a trombonist, a golf ball, a church, an accordion player, an old car), its first clearly tinted one
-# (a whale in a blue sea) 14.0; 18 of its 13,026 photos count as gray. The old training filter (4 levels
-# on this statistic) kept gray JPEGs with chroma noise as colour photos; the old colorize notice (1/255
-# per pixel) called every one of them colour. Limit: low-frequency colour blotches (3 levels on 4 x 4
-# pixel blocks, as a colour scanner may leave) reach 18.4, and such a scan counts as colour.
+# colour_spread up to which a photo is gray, in 8-bit levels: measured, see `is_grayscale`
 GRAY_MAX_SPREAD = 13.0
 _GRAY_CHUNK_ROWS = 256  # rows converted to Lab at a time, to bound memory on large photos
 
@@ -175,7 +166,19 @@ def colour_spread(rgb: np.ndarray) -> float:
 
 
 def is_grayscale(rgb: np.ndarray) -> bool:
-    """Whether a photo is gray: `colour_spread(rgb) <= GRAY_MAX_SPREAD`. The one definition of a gray
-    photo, for training-data filtering, colorize's "only its luminance is used" notice, evaluation
-    (which refuses gray photos) and video. See GRAY_MAX_SPREAD for how the threshold was chosen."""
+    """Whether a photo is gray: `colour_spread(rgb) <= GRAY_MAX_SPREAD` (13 levels). The one definition of
+    a gray photo, for training-data filtering, colorize's "only its luminance is used" notice, evaluation
+    (which refuses gray photos) and video.
+
+    The threshold, measured by `.venv/bin/python benchmarks/grayscale_threshold.py` on ../shared/data:
+    gray JPEGs made from 302 real photos (the 242 evaluation photos and 60 training photos, Pillow's "L"
+    saved as RGB JPEG at quality 75, 90 and 95: 906 files) spread 0, and with 6 levels of per-pixel noise
+    on each channel (906 more) 2.3 to 12.0; the 242 evaluation photos (colour) spread 32.3 to 254.9; the
+    training set's visually gray photos 0 to 12.8 (a trombonist, a golf ball, a church, an accordion
+    player, an old car), its first clearly tinted one (a whale in a blue sea) 14.0; 18 of its 13,026
+    photos count as gray. The old training filter (4 levels on this statistic) kept gray JPEGs with
+    chroma noise as colour photos; the old notice (1/255 on any pixel) called every one of them colour.
+    Limit: low-frequency colour blotches (3 levels on 4 x 4 pixel blocks, as a colour scanner may leave)
+    reach 18.4, and such a scan counts as colour.
+    """
     return colour_spread(rgb) <= GRAY_MAX_SPREAD
