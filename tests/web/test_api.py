@@ -28,10 +28,7 @@ from colorizekit.models import list_models  # noqa: E402
 from colorizekit.web import ServeSettings, create_app  # noqa: E402
 from colorizekit.web.app import STATIC_DIR, content_disposition  # noqa: E402
 from colorizekit.web.service import output_filename  # noqa: E402
-from colorizekit.weights import (
-    DEFAULT_MODEL,  # noqa: E402
-    WeightsError,  # noqa: E402
-)
+from colorizekit.weights import DEFAULT_MODEL, WeightsError
 from tests.conftest import synthetic_rgb  # noqa: E402
 
 
@@ -218,6 +215,23 @@ def test_openapi_documents_the_upload(client):
     assert (fields["vividness"]["minimum"], fields["vividness"]["maximum"]) == (0, 1)
     assert "bins head" in fields["vividness"]["description"] and "vividness" in op["responses"]["422"]["description"]
     assert {"200", "413", "415", "503"} <= set(op["responses"])
+
+
+def test_docs_page_and_its_assets_come_from_this_server(client):
+    r = client.get("/docs")
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "http" not in csp  # the browser may fetch from nowhere else
+    assets = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)["']""", r.text)
+    assert len(assets) >= 3, r.text  # Swagger UI's script, its stylesheet, the icon
+    for url in assets:
+        assert url.startswith("/docs/assets/"), url
+        asset = client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 0, url
+    types = {client.get(url).headers["content-type"].split(";")[0] for url in assets}
+    assert "text/css" in types and any("javascript" in t for t in types), types
+    assert "'/openapi.json'" in r.text and "//" not in r.text.replace("://", "")  # no protocol-relative URL
+    assert client.get("/redoc").status_code == 404  # ReDoc has no offline bundle: off
 
 
 def test_unknown_route_is_json_404(client):

@@ -219,3 +219,30 @@ def test_colorize_a_photo_in_the_browser(server, browser, tmp_path):
         "return document.documentElement.scrollWidth - document.documentElement.clientWidth;")
     assert overflow <= 0
     _screenshot(browser, tmp_path, "phone.png")
+
+
+def test_docs_page_renders_from_this_server_alone(server, tmp_path):
+    """Swagger UI at /docs draws the API from the server's own files: every request the page makes goes to
+    the server, and the upload endpoint is listed (the page would be blank if an asset were missing)."""
+    import json
+
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    driver = start_chromium(tmp_path / "profile-docs", logs=True)
+    try:
+        driver.get_log("performance")  # the browser's own start-up pages (chrome://new-tab-page...)
+        driver.get(f"{server}/docs")
+        WebDriverWait(driver, 30, poll_frequency=0.2).until(
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"))
+        paths = {e.text.replace("\u200b", "") for e in driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+        assert "/api/colorize" in paths
+        urls = [json.loads(e["message"])["message"]["params"]["request"]["url"]
+                for e in driver.get_log("performance")
+                if json.loads(e["message"])["message"]["method"] == "Network.requestWillBeSent"]
+        assert f"{server}/docs/assets/swagger-ui-bundle.js" in urls and f"{server}/openapi.json" in urls
+        elsewhere = [u for u in urls if not u.startswith((server + "/", "data:", "blob:", "chrome:"))]
+        assert not elsewhere, f"requests to other origins: {elsewhere}"
+        assert not [e for e in driver.get_log("browser") if "Content Security Policy" in e["message"]]
+    finally:
+        driver.quit()

@@ -10,7 +10,8 @@ Endpoints:
   bins head) -> the colour photo, same width and height, in the input's
   format (JPEG, PNG, WebP and TIFF are kept; GIF, BMP and other formats come back as PNG), EXIF and
   ICC profile carried over;
-- `GET /healthz` liveness and queue depth. OpenAPI docs are at `/docs`;
+- `GET /healthz` liveness and queue depth. OpenAPI docs are at `/docs` (Swagger UI, served from here:
+  `docs`), the schema at `/openapi.json`;
 - `GET /browser/` the browser page of `colorizekit build-page` for the default model (`colorizekit.web.page`):
   the model is served from here and runs in the visitor's browser; built into the cache on first request.
 
@@ -49,6 +50,7 @@ from starlette.concurrency import run_in_threadpool
 from colorizekit.color import MAX_SATURATION, SATURATION_RANGE, check_saturation
 from colorizekit.models import get_model_info
 from colorizekit.version import __version__
+from colorizekit.web.docs import DOCS_CSP, DOCS_PATH, add_docs
 from colorizekit.web.page.build import CSP as BROWSER_PAGE_CSP
 from colorizekit.web.page.cache import cached_page
 from colorizekit.web.page.serve import ISOLATION_HEADERS, TYPES
@@ -59,7 +61,6 @@ from colorizekit.web.upload import read_upload
 log = logging.getLogger("colorizekit.serve")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-_NO_CSP_PREFIXES = ("/docs", "/redoc")  # FastAPI's docs pages load Swagger UI / ReDoc from a CDN
 _BROWSER_PREFIX = "/browser"  # the browser page (colorizekit.web.page): its own CSP, which lets it run WebAssembly
 _CSP = ("default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
         "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
@@ -75,7 +76,8 @@ def content_disposition(filename: str) -> str:
 
 
 class _SecurityHeaders:
-    """ASGI middleware: nosniff everywhere, and a same-origin-only Content-Security-Policy outside /docs."""
+    """ASGI middleware: nosniff everywhere, and a Content-Security-Policy that keeps every page to this
+    server (the browser page may run WebAssembly, the docs page its inline start-up script)."""
 
     def __init__(self, app: Any) -> None:
         self.app = app
@@ -84,16 +86,16 @@ class _SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        csp = None if scope["path"].startswith(_NO_CSP_PREFIXES) else \
-            BROWSER_PAGE_CSP if scope["path"].startswith(_BROWSER_PREFIX) else _CSP
+        path = scope["path"]
+        csp = DOCS_CSP if path.startswith(DOCS_PATH) else \
+            BROWSER_PAGE_CSP if path.startswith(_BROWSER_PREFIX) else _CSP
 
         async def send_with_headers(message: dict) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 headers.append((b"x-content-type-options", b"nosniff"))
                 headers.append((b"referrer-policy", b"no-referrer"))
-                if csp:
-                    headers.append((b"content-security-policy", csp.encode()))
+                headers.append((b"content-security-policy", csp.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 
@@ -152,7 +154,7 @@ def create_app(settings: ServeSettings, *, colorizer_factory: ColorizerFactory |
         finally:
             await service.stop()
 
-    app = FastAPI(title="colorizekit", version=__version__, lifespan=lifespan,
+    app = FastAPI(title="colorizekit", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None,
                   description="Colorize grayscale photos at their full resolution.")
     app.state.settings = settings
     app.state.models = models
@@ -173,6 +175,7 @@ def create_app(settings: ServeSettings, *, colorizer_factory: ColorizerFactory |
 
     _add_api_routes(app, settings, models, service)
     _add_browser_page(app, settings, models)
+    add_docs(app)
     return app
 
 
