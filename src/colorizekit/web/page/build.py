@@ -25,7 +25,7 @@ from colorizekit.weights import load_weights, resolve_weights
 PAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PAGE_DIR / "static"
 VENDOR_DIR = PAGE_DIR / "vendor"
-SERVE_CSS = PAGE_DIR.parent / "web" / "static" / "app.css"  # the server page's look, shared
+SERVE_CSS = PAGE_DIR.parent / "static" / "app.css"  # the server page's look (web/static), shared
 PAGE_FILES = ("page.js", "worker.js", "colour.js", "page.css")  # copied as they are; index.html gets the CSP
 # What the page may load: its own site only; WebAssembly compiled by the page; workers from its own site
 # (onnxruntime-web's threads may start from blob: URLs); photos as blob: URLs. `serve` sends it as a header.
