@@ -46,7 +46,7 @@ def run_demo(out_dir: str | os.PathLike = "demo", models: list[str] | None = Non
     `<model>/<photo>.png` and `demo_<model>.png`, a grid of grayscale | colorized | original.
 
     weights: files to use instead of the shipped ones: {model: file}, or a list of files (their model
-        read from each) or "NAME=FILE" items, as `checkpoint.weights_by_model` reads them.
+        read from each) or "NAME=FILE" items, as `weights.weights_by_model` reads them.
     models: default: the models `weights` names, or every model when it names none.
     Models without weights are listed in `unavailable`, with the reason."""
     out_dir = Path(out_dir)

@@ -316,7 +316,7 @@ def compare(source: str | os.PathLike | Sequence[str | os.PathLike], models: Seq
     """`evaluate` each model on the same photos (every model through `backend`).
 
     weights: {model: file}, or a list of files (their model read from each) or "NAME=FILE" items, as
-        `checkpoint.weights_by_model` reads them; a model without one uses its shipped weights.
+        `weights.weights_by_model` reads them; a model without one uses its shipped weights.
     vividness: applies to the models with a bins head and is ignored for the others (None: each
         model's default).
     saturation: applies to every model (None: each model's default).

@@ -109,7 +109,7 @@ def load_backend(backend: str = DEFAULT_BACKEND, model: str | None = None, weigh
 
     `weights` may be a `.onnx` file from `colorizekit export` (onnx backend only), a `.safetensors` or a
     training checkpoint; without it, the weights that ship for `model` (`DEFAULT_MODEL` when None) are
-    used (`checkpoint.resolve_weights`). WeightsError naming the file when it cannot be used.
+    used (`weights.resolve_weights`). WeightsError naming the file when it cannot be used.
     """
     check_backend(backend, device, precision)
     if backend == "onnx" and weights is not None and is_onnx_file(weights):

@@ -52,18 +52,18 @@ class Colorizer:
     - weights: a `model.safetensors` exported by `colorizekit train` or a training checkpoint (or, for the
       onnx backend, a `.onnx` file from `colorizekit export`); None means the weights that ship with
       colorizekit for `model` (WeightsError when none ship). A file for another model than `model` is
-      refused (`checkpoint.resolve_weights` decides);
+      refused (`weights.resolve_weights` decides);
     - device: "cpu", "cuda", ...; None picks CUDA when present (the onnx backend runs on the CPU);
     - size: working size (short side) at which colour is predicted; None: the weights' measured default
-      (their model card's `default_size`), else `defaults.DEFAULT_SIZE`;
+      (their model card's `default_size`), else `weights.DEFAULT_SIZE`;
     - batch_size: photos predicted together;
     - precision: "auto" (bf16 autocast where the hardware runs it natively, else fp32), "bf16" or "fp32".
       Colour conversions always run in fp32; only the network runs in bf16;
     - vividness: for models with a bins head, from 0 (muted: the predicted distribution's mean) to 1
       (vivid: close to its most likely colour); None: the weights' measured default, else
-      `defaults.DEFAULT_VIVIDNESS`. Other models refuse a vividness (ValueError);
+      `color.bins.DEFAULT_VIVIDNESS`. Other models refuse a vividness (ValueError);
     - saturation: for every model, a factor on the predicted chroma (CIE ab), keeping hue: 0 gives gray,
-      1 the colour as predicted, up to `defaults.MAX_SATURATION`; None: the weights' measured default
+      1 the colour as predicted, up to `color.MAX_SATURATION`; None: the weights' measured default
       (their model card's `default_saturation`), else 1;
     - backend: "torch" (PyTorch) or "onnx" (onnxruntime on the CPU, in fp32; needs `colorizekit[onnx]`;
       weights that are not `.onnx` are exported on first use into a cache). See `colorizekit.infer.backends`.

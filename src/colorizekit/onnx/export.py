@@ -8,7 +8,7 @@ The file maps the model's normalised input to CIE ab in Lab units: the colour mo
 - one (1,) float32 input per decoding option of the colour mode, named after it: `vividness` for
   bins models (0 to 1; the default is in `decode_inputs`); none for other modes;
 - output `ab`: (N, 2, H / output_stride, W / output_stride) float32, CIE ab (D65) in Lab units.
-Joining ab with the photo's own full-resolution L is left to the caller, as `colorize.join_luminance` does.
+Joining ab with the photo's own full-resolution L is left to the caller, as `color.join.join_luminance` does.
 
 Metadata (ONNX `metadata_props`, strings), those of a weights file (`format` "colorizekit-onnx",
 `model`, `model_config` and `card` as JSON, `color_mode`, `colorizekit_version`) plus what a runtime
@@ -138,7 +138,7 @@ def write_onnx(path: str | os.PathLike, weights: LoadedWeights, winograd: bool =
 def export_onnx(path: str | os.PathLike, model: str | None = None, weights: str | os.PathLike | None = None,
                 winograd: bool = True) -> Path:
     """Export a model to ONNX at `path`: `weights` (a .safetensors or .pt file) or, without, the weights
-    that ship for `model` (`DEFAULT_MODEL` when None), as `checkpoint.resolve_weights` decides; `winograd`
+    that ship for `model` (`DEFAULT_MODEL` when None), as `weights.resolve_weights` decides; `winograd`
     as `write_onnx`. Raises WeightsError naming the file when the weights cannot be used."""
     name, source = resolve_weights(model, weights)
     return write_onnx(path, load_weights(source, expected_model=name), winograd=winograd)

@@ -2,10 +2,10 @@
 so memory stays flat however long the film.
 
 Each frame goes through the photo pipeline (`Colorizer.predict_chroma` at the working size, then
-`Colorizer.join`, i.e. `colorize.join_luminance`, with the frame's own full-resolution luminance), with the predicted
+`Colorizer.join`, i.e. `color.join.join_luminance`, with the frame's own full-resolution luminance), with the predicted
 chroma made consistent from frame to frame at the working resolution by `temporal.Propagator`
 between the two. The output is written to a temporary name beside its final one and renamed at the
-end (`atomic.atomic_path`), so an interrupted run leaves no half-written file under the output's name.
+end (`imageio.atomic.atomic_path`), so an interrupted run leaves no half-written file under the output's name.
 """
 
 from __future__ import annotations
@@ -163,7 +163,7 @@ def colorize_video(colorizer: Colorizer, source: str | os.PathLike, output: str 
 def colorize_video_files(colorizer: Colorizer, jobs: Iterable[tuple[Path, Path]], done: Callable[[Path], None],
                          fail: Callable[[str, str], None], *, temporal: str | TemporalConfig = "flow",
                          crf: int | None = None, progress: bool = True) -> None:
-    """Colorize (source, output) videos one at a time (the video part of `colorize.colorize_files`):
+    """Colorize (source, output) videos one at a time (the video part of `infer.files.colorize_files`):
     `done(output)` for each output written, `fail(source, line)` for each that failed, and for each
     that broke off part way (written as far as it goes)."""
     for source, output in jobs:

@@ -58,7 +58,7 @@ def folder_bytes(folder: Path) -> int:
 
 def build_page(out_dir: str | os.PathLike, model: str | None = None, weights: str | os.PathLike | None = None,
                quantize: str = DEFAULT_QUANTIZE) -> BuiltPage:
-    """Write the browser page for `model` / `weights` (as `checkpoint.resolve_weights` chooses them) into
+    """Write the browser page for `model` / `weights` (as `weights.resolve_weights` chooses them) into
     `out_dir`, with int8 or fp32 (`quantize="none"`) weights. WeightsError names an unusable weights file;
     ValueError a bad `quantize` or a missing onnx package."""
     check_quantize(quantize)

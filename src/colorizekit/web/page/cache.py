@@ -1,5 +1,5 @@
 """`cached_page`: the browser page for a weights file, built on first use into colorizekit's cache (beside
-the ONNX exports, `export.onnx_cache_dir`), for `colorizekit serve`'s /browser.
+the ONNX exports, `onnx.cache.onnx_cache_dir`), for `colorizekit serve`'s /browser.
 
 The folder's name holds the model, a hash of the weights file and of the page's own files (static and
 vendored), the colorizekit version and the quantisation, so a change to any of them builds a new one. It
@@ -24,7 +24,7 @@ _LOCK = threading.Lock()  # one build at a time in this process
 
 
 def page_cache_dir() -> Path:
-    """Where built pages go: the cache folder of `export.onnx_cache_dir`'s parent, under page/."""
+    """Where built pages go: the cache folder of `onnx.cache.onnx_cache_dir`'s parent, under page/."""
     return onnx_cache_dir().parent / "page"
 
 
