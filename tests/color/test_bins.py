@@ -90,6 +90,28 @@ def test_a_gray_mode_no_longer_makes_vividness_run_backwards():
     assert chroma[0] > 1 and chroma[0] < chroma[1] < chroma[2]
 
 
+def test_chroma_never_falls_between_close_vividness_values_whatever_the_distribution():
+    """Monotone at every pixel on a fine grid of V (the float and the tensor input alike), for the shapes
+    that trouble a decoding: peaked and flat ones, a gray mode, two opposite hues whose mean is near gray
+    (where the gain reaches its cap), logits at several scales."""
+    torch.manual_seed(1)
+    q, centres = bins.num_bins(), bins.ab_bins()
+    gray = int(centres.norm(dim=1).argmin())
+    red, green = (int((centres - torch.tensor(ab)).norm(dim=1).argmin()) for ab in ([60.0, 40.0], [-60.0, -40.0]))
+    shaped = torch.full((4, q), -30.0)
+    shaped[0, gray], shaped[0, red] = 2.0, 0.0  # mostly gray
+    shaped[1, red], shaped[1, green] = 0.0, 0.0  # opposite hues: mean near gray
+    shaped[2, red], shaped[2, green], shaped[2, gray] = 0.1, 0.0, -1.0
+    shaped[3] = 0.0  # uniform
+    logits = torch.cat([shaped, torch.randn(60, q) * torch.tensor([0.3, 1.0, 3.0, 10.0]).repeat(15)[:, None]])
+    logits = logits.T.reshape(1, q, 8, 8)
+    grid = torch.linspace(0, 1, 41)
+    chroma = torch.stack([bins.decode_bins(logits, float(v)).norm(dim=1) for v in grid])  # (41, 1, 8, 8)
+    assert (chroma[1:] >= chroma[:-1] - 1e-4).all()
+    assert torch.allclose(torch.stack([bins.decode_bins(logits, v.reshape(1)).norm(dim=1) for v in grid]), chroma)
+    assert chroma[-1, 0, 0, 0] > chroma[0, 0, 0, 0] and chroma[-1, 0, 0, 1] > chroma[0, 0, 0, 1]
+
+
 def test_vividness_is_checked():
     assert bins.check_vividness(0) == 0.0 and bins.check_vividness(1) == 1.0
     for bad in (-0.1, 1.5, float("nan"), True, "0.5"):

@@ -11,8 +11,8 @@ from colorizekit.weights import DEFAULT_MODEL, DEFAULT_SIZE
 
 SIZE_DEFAULT = f"the weights' measured working size, else {DEFAULT_SIZE}"
 MODEL_HELP = f"model name (default: the weights file's model, else {DEFAULT_MODEL})"
-VIVIDNESS_HELP = ("colour strength from 0 (muted: the predicted colours' mean) to 1 (vivid: close to the most likely "
-                   "colour); only models with a bins head (colour mode ab-bins) take it (default: the weights' "
+VIVIDNESS_HELP = ("colour strength from 0 (muted: the predicted colours' mean) to 1 (vivid: the mean's hue with more "
+                   "chroma); only models with a bins head (colour mode ab-bins) take it (default: the weights' "
                    f"measured default, else {DEFAULT_VIVIDNESS:g})")
 SATURATION_HELP = ("factor on the predicted colours' chroma, any model: 0 gray, 1 as predicted, up to "
                     f"{MAX_SATURATION:g} (default: the weights' measured default, else {DEFAULT_SATURATION:g})")

@@ -60,7 +60,7 @@ class Colorizer:
     - precision: "auto" (bf16 autocast where the hardware runs it natively, else fp32), "bf16" or "fp32".
       Colour conversions always run in fp32; only the network runs in bf16;
     - vividness: for models with a bins head, from 0 (muted: the predicted distribution's mean) to 1
-      (vivid: close to its most likely colour); None: the weights' measured default, else
+      (vivid: the mean's hue, more chroma; more vividness never less colour); None: the weights' measured default, else
       `color.bins.DEFAULT_VIVIDNESS`. Other models refuse a vividness (ValueError);
     - saturation: for every model, a factor on the predicted chroma (CIE ab), keeping hue: 0 gives gray,
       1 the colour as predicted, up to `color.MAX_SATURATION`; None: the weights' measured default

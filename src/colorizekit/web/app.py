@@ -115,7 +115,7 @@ _UPLOAD_SCHEMA = {
                 "size": {"type": "integer", "description": "working size, short side in pixels"},
                 "vividness": {"type": "number", "minimum": 0, "maximum": 1,
                               "description": "models with a bins head only (see GET /api/models): 0 muted (the "
-                                             "predicted colours' mean) ... 1 vivid (close to the most likely colour); "
+                                             "predicted colours' mean) ... 1 vivid (the mean's hue, more chroma); "
                                              "default: the weights' measured default"},
                 "saturation": {"type": "number", "minimum": 0, "maximum": MAX_SATURATION,
                                "description": "factor on the predicted colours' chroma, any model: 0 gray, 1 as "
