@@ -1,6 +1,7 @@
 """Frames per second of `colorizekit colorize` on a video, end to end (decode, predict, temporal
 consistency, full-resolution join, encode with the audio copied), with and without temporal
-consistency, for the default model on the CPU.
+consistency, for the default model on the CPU. The methods take turns round by round, so the
+ratio of their speeds holds when the machine's load changes during the run.
 
     nice -n 10 python benchmarks/video_speed.py --width 640 --height 360 --frames 100 --rounds 2
 """
@@ -42,18 +43,21 @@ def main() -> None:
         print(f"{colorizer.model_name}, working size {colorizer.size}, batch {args.batch_size}, "
               f"{torch.get_num_threads()} torch threads; {args.width} x {args.height}, {args.frames} "
               f"{'colour' if args.colour else 'grayscale'} frames")
-        print("| temporal | frames/s (median) | runs (s) |")
-        print("|---|---|---|")
-        for method in ("none", "flow"):
-            times = []
-            for r in range(args.rounds):
+        times: dict[str, list[float]] = {"none": [], "flow": []}
+        for r in range(args.rounds):  # the methods take turns, so a change in the machine's load hits both
+            for method in times:
                 t0 = time.perf_counter()
                 result = colorizer.colorize_video(clip, Path(folder) / f"{method}{r}.mp4", temporal=method,
                                                   progress=False)
-                times.append(time.perf_counter() - t0)
+                times[method].append(time.perf_counter() - t0)
                 assert result.frames == args.frames, result
-            fps = args.frames / statistics.median(times)
-            print(f"| {method} | {fps:.1f} | {', '.join(f'{t:.1f}' for t in times)} |")
+        print("| temporal | frames/s (median) | runs (s) |")
+        print("|---|---|---|")
+        for method, runs in times.items():
+            print(f"| {method} | {args.frames / statistics.median(runs):.2f} | {', '.join(f'{t:.1f}' for t in runs)} |")
+        ratio = statistics.median(times["none"]) / statistics.median(times["flow"])
+        print(f"flow / none frames per second: {ratio:.3f} (rounds paired in time: "
+              f"{', '.join(f'{n / f:.3f}' for n, f in zip(times['none'], times['flow']))})")
 
 
 if __name__ == "__main__":

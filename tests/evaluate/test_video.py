@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
+from PIL import Image
 
 pytest.importorskip("av", reason="PyAV is not installed (pip install 'colorizekit[video]')")
 pytest.importorskip("cv2", reason="OpenCV is not installed (pip install 'colorizekit[video]')")
 
 from colorizekit.cli import main  # noqa: E402
 from colorizekit.evaluate.video import evaluate_videos, score_video, write_video_report  # noqa: E402
-from colorizekit.infer.video.synthetic import write_clip  # noqa: E402
+from colorizekit.infer.video.synthetic import Shot, render, tone, write_clip  # noqa: E402
 from tests.video_clips import SHOT_FRAMES, clip_frames  # noqa: E402
 
 
@@ -25,6 +27,21 @@ def test_temporal_consistency_halves_flicker_at_no_real_cost(clip, colorizer):
     assert flow.cdc < none.cdc
     assert original.ciede2000 is None and original.warped_ab > 0  # the originals' own change along the flow
     assert score.cuts == (0, SHOT_FRAMES) and score.frames == len(clip[1])
+
+
+def test_kodak_clip_halves_flicker_at_no_real_cost(shared_data, tmp_path, colorizer):
+    """The same on a clip from ../shared/data's kodak24 photos: a slow pan across the motocross photo,
+    a cut, a slow zoom into the parrots, a little noise, a tone (Matroska, PCM audio)."""
+    kodak = shared_data / "eval" / "kodak24"
+    first, second = (np.asarray(Image.open(kodak / f"kodim{n}.png").convert("RGB")) for n in ("05", "23"))
+    shots = [Shot(first, 12, (0.42, 0.5, 0.6), (0.58, 0.5, 0.6)), Shot(second, 12, (0.5, 0.5, 0.7), (0.5, 0.5, 0.55))]
+    path = tmp_path / "kodak.mkv"
+    write_clip(path, render(shots, 192, 128, noise=2.0, seed=2), fps=12, audio=tone(2.0))
+    score = score_video(colorizer, path)
+    none, flow = score.rows["none"], score.rows["flow"]
+    assert score.cuts == (0, 12) and score.frames == 24
+    assert flow.warped_ab <= 0.5 * none.warped_ab, score.rows
+    assert flow.ciede2000 <= none.ciede2000 + 0.2, score.rows
 
 
 def _folder(tmp_path, photos, gray_too=True):

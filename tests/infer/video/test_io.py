@@ -34,7 +34,7 @@ def _copy(source, target, invert=True):
     return reader
 
 
-@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".avi", ".webm"])
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv", ".avi", ".webm"])
 def test_writer_keeps_timing_size_audio_and_metadata(tmp_path, photos, suffix):
     frames = clip_frames(photos)
     source, target = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"

@@ -3,6 +3,13 @@ flicker with temporal consistency at no real cost in accuracy, interrupted runs 
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import av
 import numpy as np
 import pytest
@@ -13,6 +20,7 @@ from colorizekit.evaluate import metrics
 from colorizekit.evaluate.video_metrics import warped_ab_difference
 from colorizekit.infer.video.files import VideoError, VideoErrorKind
 from colorizekit.infer.video.io import VideoReader
+from colorizekit.infer.video.synthetic import write_clip
 from colorizekit.infer.video.temporal import FlowEstimator, flow_reliability, to_uint8_gray
 from tests.video_clips import FPS, SHOT_FRAMES
 
@@ -108,6 +116,40 @@ def test_ctrl_c_leaves_no_file(tmp_path, clip, colorizer, monkeypatch):
     with pytest.raises(KeyboardInterrupt), pytest.warns(UserWarning):
         colorizer.colorize_video(clip[0], target, progress=False)
     assert list(target.parent.iterdir()) == []
+
+
+def test_ctrl_c_to_the_cli_leaves_no_file(tmp_path, clip):
+    """A real SIGINT, as a terminal sends it, while the output is being written: exit 130, and
+    neither the output nor its temporary file is left."""
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "colorizekit", "colorize", str(clip[0]), "-o", str(out),
+                             "--device", "cpu"], cwd=Path(__file__).resolve().parents[2],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not list(out.glob(".film.*.tmp.mp4")):  # the writer has opened its temporary file
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.05)
+        time.sleep(0.5)  # frames are going through (the whole clip takes several seconds)
+        proc.send_signal(signal.SIGINT)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, stderr
+    assert stderr.rstrip().endswith("interrupted") and "Traceback" not in stderr
+    assert list(out.iterdir()) == []
+
+
+def test_progress_bar_counts_frames_and_the_time_left(tmp_path, clip, colorizer, capsys):
+    gray = [np.repeat(f.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2) for f in clip[1][:8]]
+    short = tmp_path / "short.mp4"
+    write_clip(short, gray, fps=FPS)
+    colorizer.colorize_video(short, tmp_path / "out.mp4", temporal="none")  # progress=True, the default
+    err = capsys.readouterr().err
+    # tqdm's "done/total [elapsed<left, rate]", in frames
+    assert re.search(r"short\.mp4: +\d+%\|.*\| \d/8 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+(frame/s|s/frame)\]", err), err
+    assert "8/8 [" in err
 
 
 def test_truncated_video_is_colorized_as_far_as_it_goes(tmp_path, clip, colorized, colorizer):
