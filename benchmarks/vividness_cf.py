@@ -25,10 +25,10 @@ from pathlib import Path
 
 from settings_sweep import SharedNetwork, colorize_set, load_set, score, set_mean
 
-from colorizekit.weights import default_weights_path
-from colorizekit.infer.colorizer import Colorizer
 from colorizekit.evaluate.demo import DEMO_DIR
+from colorizekit.infer.colorizer import Colorizer
 from colorizekit.models import get_model_info, list_models
+from colorizekit.weights import default_weights_path
 
 VIVIDNESS = (0.0, 0.25, 0.5, 0.75, 1.0)
 

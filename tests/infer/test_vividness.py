@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import torch
 
-from colorizekit.weights import default_weights_path
-from colorizekit.infer.colorizer import Colorizer
 from colorizekit.evaluate.demo import demo_images
-from colorizekit.imageio import load_image
 from colorizekit.evaluate.metrics import colorfulness
+from colorizekit.imageio import load_image
+from colorizekit.infer.colorizer import Colorizer
 from colorizekit.models import get_model_info, list_models
+from colorizekit.weights import default_weights_path
 
 VIVIDNESS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SHIPPED = [name for name in list_models()
