@@ -149,7 +149,8 @@ def test_progress_bar_counts_frames_and_the_time_left(tmp_path, clip, colorizer,
     err = capsys.readouterr().err
     # tqdm's "done/total [elapsed<left, rate]", in frames
     assert re.search(r"short\.mp4: +\d+%\|.*\| \d/8 \[\d\d:\d\d<\d\d:\d\d, +[\d.]+(frame/s|s/frame)\]", err), err
-    assert "8/8 [" in err
+    # (not "8/8": tqdm redraws at most every 0.1 s and the bar is cleared at the end, so on a fast machine
+    # the last frames may never be drawn)
 
 
 def test_truncated_video_is_colorized_as_far_as_it_goes(tmp_path, clip, colorized, colorizer):
