@@ -95,16 +95,16 @@ def test_a_weights_file_is_exported_on_first_use_into_the_cache(tmp_path, export
 
 
 def test_without_weights_the_default_models_shipped_weights_are_used(tmp_path, make_weights, monkeypatch):
-    from colorizekit.weights import resolve as shipped
+    from colorizekit.weights import resolve
 
     monkeypatch.setenv("COLORIZEKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path / "none")
+    monkeypatch.setattr(resolve, "WEIGHTS_DIR", tmp_path / "none")
     with pytest.raises(WeightsError, match=f"no trained weights ship with colorizekit for model '{DEFAULT_MODEL}'"):
         Colorizer(backend="onnx")
     shipped = tmp_path / "shipped"
     shipped.mkdir()
     make_weights(DEFAULT_MODEL).rename(shipped / f"{DEFAULT_MODEL}.safetensors")
-    monkeypatch.setattr(shipped, "WEIGHTS_DIR", shipped)
+    monkeypatch.setattr(resolve, "WEIGHTS_DIR", shipped)
     colorizer = Colorizer(backend="onnx", size=32)
     assert colorizer.model_name == DEFAULT_MODEL and colorizer.weights_path == shipped / f"{DEFAULT_MODEL}.safetensors"
 
