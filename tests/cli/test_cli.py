@@ -42,10 +42,9 @@ def test_python_dash_m():
 
 def test_info_lists_the_shipped_weights_and_their_measured_defaults(monkeypatch, tmp_path, capsys):
     from colorizekit.models import create_model
-    from colorizekit.weights import export_weights
-    from colorizekit.weights import resolve as shipped
+    from colorizekit.weights import export_weights, resolve
 
-    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(resolve, "WEIGHTS_DIR", tmp_path)
     export_weights(tmp_path / "lite-unet-bins.safetensors", "lite-unet-bins",
                    create_model("lite-unet-bins").state_dict(),
                    card={"default_size": 96, "default_vividness": 0.2, "default_saturation": 1.3,

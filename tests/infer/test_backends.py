@@ -95,18 +95,18 @@ def test_a_weights_file_is_exported_on_first_use_into_the_cache(tmp_path, export
 
 
 def test_without_weights_the_default_models_shipped_weights_are_used(tmp_path, make_weights, monkeypatch):
-    from colorizekit.weights import resolve as shipped
+    from colorizekit.weights import resolve
 
     monkeypatch.setenv("COLORIZEKIT_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path / "none")
+    monkeypatch.setattr(resolve, "WEIGHTS_DIR", tmp_path / "none")
     with pytest.raises(WeightsError, match=f"no trained weights ship with colorizekit for model '{DEFAULT_MODEL}'"):
         Colorizer(backend="onnx")
-    folder = tmp_path / "shipped"
-    folder.mkdir()
-    make_weights(DEFAULT_MODEL).rename(folder / f"{DEFAULT_MODEL}.safetensors")
-    monkeypatch.setattr(shipped, "WEIGHTS_DIR", folder)
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    make_weights(DEFAULT_MODEL).rename(shipped / f"{DEFAULT_MODEL}.safetensors")
+    monkeypatch.setattr(resolve, "WEIGHTS_DIR", shipped)
     colorizer = Colorizer(backend="onnx", size=32)
-    assert colorizer.model_name == DEFAULT_MODEL and colorizer.weights_path == folder / f"{DEFAULT_MODEL}.safetensors"
+    assert colorizer.model_name == DEFAULT_MODEL and colorizer.weights_path == shipped / f"{DEFAULT_MODEL}.safetensors"
 
 
 def test_files_share_the_torch_path_exif_icc_and_16_bit(tmp_path, exported):

@@ -232,16 +232,16 @@ def test_cli_export(tmp_path, make_weights, capsys):
 
 def test_cli_export_without_model_exports_the_default_models_shipped_weights(tmp_path, make_weights, monkeypatch,
                                                                              capsys):
-    from colorizekit.weights import resolve as shipped
+    from colorizekit.weights import resolve
 
-    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path / "none")
+    monkeypatch.setattr(resolve, "WEIGHTS_DIR", tmp_path / "none")
     assert main(["export", "-o", str(tmp_path / "x.onnx")]) == 2
     err = capsys.readouterr().err.strip()
     assert "\n" not in err and f"no trained weights ship with colorizekit for model {DEFAULT_MODEL!r}" in err
-    folder = tmp_path / "shipped"
-    folder.mkdir()
-    make_weights(DEFAULT_MODEL).rename(folder / f"{DEFAULT_MODEL}.safetensors")
-    monkeypatch.setattr(shipped, "WEIGHTS_DIR", folder)
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    make_weights(DEFAULT_MODEL).rename(shipped / f"{DEFAULT_MODEL}.safetensors")
+    monkeypatch.setattr(resolve, "WEIGHTS_DIR", shipped)
     monkeypatch.chdir(tmp_path)
     assert main(["export"]) == 0
     meta = _session(tmp_path / f"{DEFAULT_MODEL}.onnx").get_modelmeta().custom_metadata_map

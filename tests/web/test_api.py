@@ -95,9 +95,9 @@ class FakeFactory:
 @pytest.fixture(autouse=True)
 def no_shipped_weights(monkeypatch, tmp_path_factory):
     """The tests decide which weights exist: the package's shipped weights are hidden."""
-    from colorizekit.weights import resolve as shipped
+    from colorizekit.weights import resolve
 
-    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path_factory.mktemp("no-shipped-weights"))
+    monkeypatch.setattr(resolve, "WEIGHTS_DIR", tmp_path_factory.mktemp("no-shipped-weights"))
 
 
 def _client(weights_file: Path | tuple[Path, ...], factory=None, **overrides) -> TestClient:

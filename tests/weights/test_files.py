@@ -44,11 +44,10 @@ def test_safetensors_without_colorizekit_metadata(tmp_path):
 
 def test_resolve_weights_reads_the_model_from_the_file_and_names_the_flag_when_none_ship(make_weights, monkeypatch,
                                                                                        tmp_path):
-    from colorizekit.weights import DEFAULT_MODEL, default_weights_path
-    from colorizekit.weights import resolve as shipped
+    from colorizekit.weights import DEFAULT_MODEL, default_weights_path, resolve
 
     assert resolve_weights(None, None) == (DEFAULT_MODEL, default_weights_path(DEFAULT_MODEL))  # shipped
-    monkeypatch.setattr(shipped, "WEIGHTS_DIR", tmp_path)  # from here on, no model ships weights
+    monkeypatch.setattr(resolve, "WEIGHTS_DIR", tmp_path)  # from here on, no model ships weights
     path = make_weights("unet-rgb")
     assert resolve_weights(None, path) == ("unet-rgb", path)
     assert resolve_weights("unet-rgb", str(path)) == ("unet-rgb", path)
