@@ -2,7 +2,7 @@
 vividness control (colour mode ab-bins) that ships weights, the mean colourfulness (CF, Hasler and
 Suesstrunk) of the built-in example photos colorized at V = 0, 0.25, 0.5, 0.75, 1 rises strictly, at
 saturation 1 and at the weights' default saturation. (`benchmarks/vividness_cf.py` measures the same on
-the evaluation sets; `tests/test_bins.py` checks `decode_bins` pixel by pixel on synthetic distributions.)"""
+the evaluation sets; `tests/color/test_bins.py` checks `decode_bins` pixel by pixel on synthetic distributions.)"""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Training a model with a pretrained encoder: it starts from the pretrained weights (unless told not
 to), the encoder's learning rate is scaled, the encoder stays frozen (weights and BatchNorm statistics)
 for its epochs also across resumes, and without the `pretrained` extra the run stops before it writes
-anything. Tiny synthetic photos on the CPU, as tests/test_train.py."""
+anything. Tiny synthetic photos on the CPU, as tests/train/test_loop.py."""
 
 from __future__ import annotations
 
