@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from colorizekit.cli.options import MODEL_HELP
+from colorizekit.cli.options import MODEL_HELP, WEIGHTS_HELP
 
 
 def add(sub: argparse._SubParsersAction) -> None:
@@ -16,8 +16,7 @@ def add(sub: argparse._SubParsersAction) -> None:
                                    "Run it with `colorizekit colorize --backend onnx --weights FILE.onnx` or "
                                    "onnxruntime alone (examples/colorize_onnx.py).")
     p.add_argument("--model", help=MODEL_HELP)
-    p.add_argument("--weights", help="model.safetensors from `colorizekit train`, or a training checkpoint "
-                                     "(default: the weights shipped with colorizekit)")
+    p.add_argument("--weights", help=WEIGHTS_HELP)
     p.add_argument("-o", "--out", help="the .onnx file to write (default: MODEL.onnx)")
     p.set_defaults(func=run)
 

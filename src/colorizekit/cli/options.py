@@ -14,6 +14,8 @@ MODEL_HELP = f"model name (default: the weights file's model, else {DEFAULT_MODE
 VIVIDNESS_HELP = ("colour strength from 0 (muted: the predicted colours' mean) to 1 (vivid: the mean's hue with more "
                    "chroma); only models with a bins head (colour mode ab-bins) take it (default: the weights' "
                    f"measured default, else {DEFAULT_VIVIDNESS:g})")
+WEIGHTS_HELP = ("model.safetensors from `colorizekit train`, or a training checkpoint (default: the weights shipped "
+                "with colorizekit)")
 SATURATION_HELP = ("factor on the predicted colours' chroma, any model: 0 gray, 1 as predicted, up to "
                     f"{MAX_SATURATION:g} (default: the weights' measured default, else {DEFAULT_SATURATION:g})")
 BACKEND_HELP = ("what runs the model: torch (PyTorch), or onnx (onnxruntime on the CPU, fp32; pip install "
