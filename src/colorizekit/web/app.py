@@ -1,7 +1,7 @@
 """The FastAPI app behind `colorizekit serve`: a page for colorizing photos and the HTTP API it uses.
 
 Endpoints:
-- `GET /` the page (`static/index.html`, `app.css`, `app.js`; nothing is loaded from elsewhere);
+- `GET /` the page (`templates/server.html` rendered, `static/app.css`, `static/app.js`; nothing is loaded from elsewhere);
 - `GET /api/models` the models: colour mode, description, whether weights are present, whether
   decoding has a vividness control and the weights' default vividness, their default saturation and
   working size, the default model;
@@ -43,7 +43,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 
@@ -51,6 +51,7 @@ from colorizekit.color import MAX_SATURATION, SATURATION_RANGE, check_saturation
 from colorizekit.models import get_model_info
 from colorizekit.version import __version__
 from colorizekit.web.docs import DOCS_CSP, DOCS_PATH, add_docs
+from colorizekit.web.markup import render_page
 from colorizekit.web.page.build import CSP as BROWSER_PAGE_CSP
 from colorizekit.web.page.cache import cached_page
 from colorizekit.web.page.serve import ISOLATION_HEADERS, TYPES
@@ -166,10 +167,11 @@ def create_app(settings: ServeSettings, *, colorizer_factory: ColorizerFactory |
         log.exception("unhandled error on %s", request.url.path)
         return JSONResponse({"detail": f"internal error: {type(exc).__name__}"}, status_code=500)
 
+    index_html = render_page("server.html")
+
     @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
-    async def index() -> FileResponse:
-        return FileResponse(STATIC_DIR / "index.html", media_type="text/html",
-                            headers={"Cache-Control": "no-cache"})
+    async def index() -> HTMLResponse:
+        return HTMLResponse(index_html, headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -2,11 +2,11 @@
 photos on the visitor's own machine with onnxruntime-web: nothing is uploaded, nothing is loaded from
 another origin.
 
-The folder: `index.html`, the page's scripts (`page.js` the controls, `worker.js` the Web Worker that
-reads photos and runs the model, `colour.js` the colour maths), `app.css` (the look of `colorizekit
-serve`'s page) and `page.css`, the model (`<model>-<int8|fp32>.onnx`, see `page.model`), `model.json`
-(`page.constants`) and onnxruntime-web's files in `vendor/onnxruntime-web/` (vendored in the package by
-tools/vendor_onnxruntime_web.py). Every file is written atomically.
+The folder: `index.html` (`web/templates/browser.html` with its CSP), the page's scripts (`page.js` the
+controls, `worker.js` the Web Worker that reads photos and runs the model, `colour.js` the colour maths),
+`app.css` (the look of `colorizekit serve`'s page) and `page.css`, the model (`<model>-<int8|fp32>.onnx`,
+see `page.model`), `model.json` (`page.constants`) and onnxruntime-web's files in `vendor/onnxruntime-web/`
+(vendored in the package by tools/vendor_onnxruntime_web.py). Every file is written atomically.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from colorizekit.imageio.atomic import atomic_path, atomic_write_text
+from colorizekit.web.markup import render_page
 from colorizekit.web.page.constants import page_constants
 from colorizekit.web.page.model import DEFAULT_QUANTIZE, check_quantize, write_page_model
 from colorizekit.weights import load_weights, resolve_weights
@@ -26,7 +27,7 @@ PAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PAGE_DIR / "static"
 VENDOR_DIR = PAGE_DIR / "vendor"
 SERVE_CSS = PAGE_DIR.parent / "static" / "app.css"  # the server page's look (web/static), shared
-PAGE_FILES = ("page.js", "worker.js", "colour.js", "page.css")  # copied as they are; index.html gets the CSP
+PAGE_FILES = ("page.js", "worker.js", "colour.js", "page.css")  # copied as they are; index.html is templates/browser.html
 # What the page may load: its own site only; WebAssembly compiled by the page; workers from its own site
 # (onnxruntime-web's threads may start from blob: URLs); photos as blob: URLs. `serve` sends it as a header.
 CSP = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; "
@@ -70,8 +71,7 @@ def build_page(out_dir: str | os.PathLike, model: str | None = None, weights: st
     folder.mkdir(parents=True, exist_ok=True)
     onnx_name = f"{name}-{'fp32' if quantize == 'none' else quantize}.onnx"
     write_page_model(folder / onnx_name, loaded, quantize)
-    index = (STATIC_DIR / "index.html").read_text(encoding="utf-8").replace("{{csp}}", CSP)
-    atomic_write_text(folder / "index.html", index)
+    atomic_write_text(folder / "index.html", render_page("browser.html", csp=CSP))
     for page_file in PAGE_FILES:
         _copy(STATIC_DIR / page_file, folder / page_file)
     _copy(SERVE_CSS, folder / "app.css")

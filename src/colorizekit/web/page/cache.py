@@ -1,9 +1,9 @@
 """`cached_page`: the browser page for a weights file, built on first use into colorizekit's cache (beside
 the ONNX exports, `onnx.cache.onnx_cache_dir`), for `colorizekit serve`'s /browser.
 
-The folder's name holds the model, a hash of the weights file and of the page's own files (static and
-vendored), the colorizekit version and the quantisation, so a change to any of them builds a new one. It
-is built in a temporary folder and renamed into place, so a half-built page is never served.
+The folder's name holds the model, a hash of the weights file and of the page's own files (static,
+vendored, templates), the colorizekit version and the quantisation, so a change to any of them builds a
+new one. It is built in a temporary folder and renamed into place, so a half-built page is never served.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import threading
 from pathlib import Path
 
 from colorizekit.onnx.cache import onnx_cache_dir
+from colorizekit.web.markup import TEMPLATES_DIR
 from colorizekit.web.page.build import STATIC_DIR, VENDOR_DIR, build_page
 from colorizekit.web.page.model import DEFAULT_QUANTIZE, check_quantize
 
@@ -43,7 +44,7 @@ def cached_page(model: str, weights: str | os.PathLike, quantize: str = DEFAULT_
     from colorizekit.version import __version__
 
     check_quantize(quantize)
-    own = sorted(p for root in (STATIC_DIR, VENDOR_DIR) for p in root.rglob("*") if p.is_file())
+    own = sorted(p for root in (STATIC_DIR, VENDOR_DIR, TEMPLATES_DIR) for p in root.rglob("*") if p.is_file())
     key = f"{model}-{_digest([Path(weights)])}-{_digest(own)}-{__version__}-{quantize}"
     target = page_cache_dir() / key
     with _LOCK:
