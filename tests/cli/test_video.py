@@ -65,6 +65,21 @@ def test_mixed_run_reports_each_bad_video_on_one_line(tmp_path, photos, capsys):
         assert c.streams.video[0].frames == len(frames) and len(c.streams.audio) == 1
 
 
+def test_a_crf_only_vp9_takes_fails_the_h264_videos_alone(tmp_path, photos, capsys):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    frames = clip_frames(photos)[:6]
+    write_clip(inputs / "a.mp4", frames, fps=FPS)
+    write_clip(inputs / "b.webm", frames, fps=FPS)
+    out = tmp_path / "out"
+    assert main(["colorize", str(inputs), "-o", str(out), "--device", "cpu", "--crf", "55"]) == 1
+    err = capsys.readouterr()
+    failed = [line for line in err.err.splitlines() if line.startswith("failed: ")]
+    assert failed == [f"failed: {out / 'a.mp4'}: crf must be an integer from 0 to 51 for libx264, got 55"]
+    assert "1 done, 0 skipped, 1 failed" in err.out
+    assert sorted(p.name for p in out.iterdir()) == ["b.webm"]
+
+
 def test_video_suffixes_and_output_containers(tmp_path):
     for name in ("a.mp4", "b.WEBM", "c.mpg", "d.mov", "e.jpg"):
         (tmp_path / name).write_bytes(b"x")

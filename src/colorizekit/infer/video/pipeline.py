@@ -126,8 +126,9 @@ def colorize_video(colorizer: Colorizer, source: str | os.PathLike, output: str 
     (default) or "none" (frame by frame), or a `TemporalConfig`. `crf`: the encoder's constant rate
     factor. A colour input is reduced to its luminance (a warning says so). Raises VideoError for
     input that cannot be read (not a video, no video stream, unsupported codec, no frame decoded) or
-    output that cannot be written; an input that breaks off part way is colorized as far as it goes
-    and `VideoResult.stopped` says where. Nothing is left under `output`'s name unless it completes.
+    output that cannot be written (the input itself, a `crf` its encoder does not take); an input that
+    breaks off part way is colorized as far as it goes and `VideoResult.stopped` says where. Nothing is
+    left under `output`'s name unless it completes.
     """
     from tqdm import tqdm
 
@@ -135,9 +136,13 @@ def colorize_video(colorizer: Colorizer, source: str | os.PathLike, output: str 
     config = _as_config(temporal)
     output = Path(output)
     if output.resolve() == Path(source).resolve():
-        raise ValueError(f"{output}: the output would overwrite its input; choose another output")
+        raise VideoError(f"{output}: the output would overwrite its input; choose another output",
+                         VideoErrorKind.UNWRITABLE)
     _, encoder = output_suffix_and_encoder(output)
-    check_crf(crf, encoder)
+    try:
+        check_crf(crf, encoder)
+    except ValueError as exc:  # e.g. a crf VP9 takes but H.264 does not: this file fails, a batch goes on
+        raise VideoError(f"{output}: {exc}", VideoErrorKind.UNWRITABLE) from None
     started = time.perf_counter()
     propagator = Propagator(config)
     with VideoReader(source) as reader:
