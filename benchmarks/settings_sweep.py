@@ -41,7 +41,7 @@ from colorizekit.infer.colorizer import Colorizer
 from colorizekit.models import get_model_info
 from colorizekit.weights import weights_model_name
 
-CF_SHARE = 0.5  # a setting must reach this share of the originals' colourfulness on every set
+CF_SHARE = 0.5  # a setting must reach this share of the originals' colourfulness (the shipped rule; --cf-share)
 METRIC_PIXELS = 500_000  # photos of one size scored together up to this many pixels (as evaluate)
 
 
@@ -164,16 +164,18 @@ def pooled_cf_share(rows: list[dict]) -> float:
     return sum(r["cf"] * r["photos"] for r in rows) / sum(r["cf_original"] * r["photos"] for r in rows)
 
 
-def choose(rows: list[dict]) -> list[str]:
-    """What the rules choose among the measured settings, as lines to print."""
+def choose(rows: list[dict], cf_share: float = CF_SHARE) -> list[str]:
+    """What the rules choose among the measured settings, as lines to print: the lowest mean CIEDE2000
+    among the settings whose CF reaches `cf_share` of the originals' on every set, over all photos
+    pooled, or whatever their CF."""
     settings: dict[tuple, list[dict]] = {}
     for row in rows:
         settings.setdefault((row["weights"], row["size"], row["vividness"], row["saturation"]), []).append(row)
     lines = []
-    every = {k: v for k, v in settings.items() if all(r["cf"] >= CF_SHARE * r["cf_original"] for r in v)}
-    pooled = {k: v for k, v in settings.items() if pooled_cf_share(v) >= CF_SHARE}
-    for name, eligible in ((f"CF >= {CF_SHARE:.0%} of the originals' on every set", every),
-                           (f"CF >= {CF_SHARE:.0%} of the originals' over all photos pooled", pooled),
+    every = {k: v for k, v in settings.items() if all(r["cf"] >= cf_share * r["cf_original"] for r in v)}
+    pooled = {k: v for k, v in settings.items() if pooled_cf_share(v) >= cf_share}
+    for name, eligible in ((f"CF >= {cf_share:.0%} of the originals' on every set", every),
+                           (f"CF >= {cf_share:.0%} of the originals' over all photos pooled", pooled),
                            ("any CF", settings)):
         if not eligible:
             lines.append(f"{name}: no setting qualifies")
@@ -196,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", nargs="+", type=int, default=[256], help="working sizes (default: 256)")
     p.add_argument("--limit", type=int, help="first N photos of each set only")
     p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    p.add_argument("--cf-share", type=float, default=CF_SHARE,
+                   help=f"the rules' colourfulness bar, a share of the originals' (default: {CF_SHARE:g})")
     args = p.parse_args(argv)
 
     rows = []
@@ -223,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
                               f"{folder.name:<11.11}{row['psnr']:>7.2f}{row['psnr_gray']:>7.2f}{row['de00']:>7.2f}"
                               f"{row['de00_gray']:>7.2f}{row['cf']:>6.1f}{row['cf_original']:>6.1f}", flush=True)
                 shared.forget()
-    for line in choose(rows):
+    for line in choose(rows, args.cf_share):
         print(line)
     print(f"{time.perf_counter() - started:.0f} s")
     if args.json:

@@ -139,13 +139,21 @@ def test_infinite_psnr_is_reported_not_averaged(tmp_path):
     assert "PSNR inf" in files.summary_md.read_text()
 
 
-def test_compare_draws_one_row_per_photo(photo_dir, make_weights, tmp_path):
+def test_compare_draws_one_row_per_photo_and_counts_wins(photo_dir, make_weights, tmp_path, capsys):
     weights = {"jkspnet-lab": make_weights("jkspnet-lab"), "unet-rgb": make_weights("unet-rgb")}
     comparison = compare(photo_dir, ["unet-rgb", "jkspnet-lab"], weights=weights, size=32, limit=2, progress=False)
     assert [r.model for r in comparison.results] == ["unet-rgb", "jkspnet-lab"]
     table = comparison.table().splitlines()
     assert [c.strip() for c in table[0].split("|")[1:-1]] == ["metric", "baseline", "unet-rgb", "jkspnet-lab",
                                                               "original"]
+    (a, b, a_won, b_won, both), = comparison.wins("ciede2000")  # one pair, counted photo by photo
+    de = [[im.colorized.ciede2000 for im in r.images] for r in comparison.results]
+    assert (a, b, both) == ("unet-rgb", "jkspnet-lab", 2)
+    assert (a_won, b_won) == (sum(x < y for x, y in zip(*de)), sum(y < x for x, y in zip(*de)))
+    psnr = [[im.colorized.psnr for im in r.images] for r in comparison.results]
+    assert comparison.wins("psnr")[0][2] == sum(x > y for x, y in zip(*psnr))  # higher is better there
+    with pytest.raises(ValueError, match="'cf' has no better direction"):
+        comparison.wins("cf")
     grid = comparison_grid(comparison, cell_height=64)
     # two photos (a.png 64 x 48 and b.jpg 56 x 40), four columns: original | two models | grayscale
     assert grid.size[1] > 2 * 64 and grid.size[0] >= 4 * round(64 * 64 / 48)
@@ -160,6 +168,7 @@ def test_compare_draws_one_row_per_photo(photo_dir, make_weights, tmp_path):
                  "--cell-height", "64", "-o", str(out)])
     assert code == 0
     assert Image.open(out).size == grid.size
+    assert f"lower ΔE00, photo by photo: unet-rgb on {a_won} of 2 " in capsys.readouterr().out
 
 
 def test_cli_evaluate(photo_dir, make_weights, tmp_path, capsys):

@@ -58,5 +58,8 @@ def run(args: argparse.Namespace) -> int:
     for result in comparison.results:
         vividness = "" if result.vividness is None else f"vividness {result.vividness:g}, "
         print(f"{result.model}: {vividness}saturation {result.saturation:g}")
+    for a, b, a_won, b_won, both in comparison.wins("ciede2000"):
+        print(f"lower ΔE00, photo by photo: {a} on {a_won} of {both} ({a_won / max(both, 1):.0%}), "
+              f"{b} on {b_won}" + (f", equal on {both - a_won - b_won}" if both - a_won - b_won else ""))
     print(f"{len(comparison.results[0].images)} photo(s), {len(models)} model(s) -> {args.out}")
     return 0

@@ -5,6 +5,7 @@ columns of the reports written from them (`report`).
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, make_dataclass
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from colorizekit.evaluate.registry import METRIC_NAMES
+from colorizekit.evaluate.registry import HIGHER_IS_BETTER, METRIC_NAMES
 from colorizekit.evaluate.tables import metric_table
 from colorizekit.version import __version__
 
@@ -155,3 +156,21 @@ class Comparison:
         columns.update({r.model: r.colorized.means.as_dict() for r in self.results})
         columns["original"] = first.original.means.as_dict()
         return metric_table(columns)
+
+    def wins(self, metric: str = "ciede2000") -> list[tuple[str, str, int, int, int]]:
+        """Photo by photo, for each pair of models (a before b in `results`): (a, b, photos where a scores
+        better by `metric`, photos where b does, photos where both have a finite value). A difference
+        of set means can come from a few photos; this counts how often each model is the better one."""
+        better = HIGHER_IS_BETTER.get(metric)
+        if better is None:
+            raise ValueError(f"{metric!r} has no better direction; choose one of "
+                             f"{', '.join(n for n, h in HIGHER_IS_BETTER.items() if h is not None)}")
+        values = [[getattr(im.colorized, metric) for im in r.images] for r in self.results]
+        pairs = []
+        for i, j in itertools.combinations(range(len(self.results)), 2):
+            both = [(x, y) for x, y in zip(values[i], values[j])
+                    if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)]
+            a_won = sum(1 for x, y in both if (x > y if better else x < y))
+            b_won = sum(1 for x, y in both if (y > x if better else y < x))
+            pairs.append((self.results[i].model, self.results[j].model, a_won, b_won, len(both)))
+        return pairs
