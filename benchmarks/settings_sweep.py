@@ -197,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--saturation", nargs="+", type=float, default=[1.0], help="(default: 1)")
     p.add_argument("--sizes", nargs="+", type=int, default=[256], help="working sizes (default: 256)")
     p.add_argument("--limit", type=int, help="first N photos of each set only")
-    p.add_argument("--json", type=Path, help="also write every figure to this JSON file")
+    p.add_argument("--json", type=Path, help="also write every figure to this JSON file (with each photo's CIEDE2000)")
     p.add_argument("--cf-share", type=float, default=CF_SHARE,
                    help=f"the rules' colourfulness bar, a share of the originals' (default: {CF_SHARE:g})")
     args = p.parse_args(argv)
@@ -220,7 +220,8 @@ def main(argv: list[str] | None = None) -> int:
                                "saturation": saturation, "set": folder.name, "photos": len(photos.grays),
                                "psnr": set_mean(s["psnr"]), "psnr_gray": set_mean(photos.psnr_gray),
                                "de00": set_mean(s["de00"]), "de00_gray": set_mean(photos.de00_gray),
-                               "cf": set_mean(s["cf"]), "cf_original": set_mean(photos.cf_original)}
+                               "cf": set_mean(s["cf"]), "cf_original": set_mean(photos.cf_original),
+                               "de00_photos": s["de00"]}  # per photo, in file order (for paired counts)
                         rows.append(row)
                         viv = "-" if vividness is None else f"{vividness:.2f}"
                         print(f"{weights.parent.name + '/' + weights.name:<28.28}{size:>5}{viv:>6}{saturation:>6.2f}  "
