@@ -200,7 +200,7 @@ def test_colour_warning_names_the_callers_file_not_colorizekits(tmp_path, make_w
     assert [w.filename for w in record if "luminance" in str(w.message)] == [__file__]
 
 
-UNSHIPPED = [m for m in list_models() if default_weights_path(m) is None]  # unet-rgb, effnet-lite-bins
+UNSHIPPED = [m for m in list_models() if default_weights_path(m) is None]  # unet-rgb
 
 
 @pytest.mark.parametrize("model", UNSHIPPED)
