@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from colorizekit.evaluate.results import count_wins
+
 
 def setting_rows(path: Path, size: int, vividness: float | None, saturation: float) -> dict[str, dict]:
     """The rows of one setting in a sweep's JSON, by set name."""
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         x, y = a[name]["de00_photos"], b[name]["de00_photos"]
         if len(x) != len(y):
             raise ValueError(f"{name}: {len(x)} photos in {args.a}, {len(y)} in {args.b}; sweep the same sets")
-        a_won, b_won = sum(u < v for u, v in zip(x, y)), sum(v < u for u, v in zip(x, y))
+        a_won, b_won, _ = count_wins(x, y, higher_is_better=False)
         print(f"{name:<12}{len(x):>7}{a_won:>9}{b_won:>9}{a_won / len(x):>9.1%}{a[name]['de00']:>8.3f}"
               f"{b[name]['de00']:>8.3f}")
     return 0

@@ -126,6 +126,15 @@ class EvaluationResult:
         }
 
 
+def count_wins(a: Sequence[float | None], b: Sequence[float | None], higher_is_better: bool) -> tuple[int, int, int]:
+    """Two models' values of one metric on the same photos, in the same order: (photos where a is the
+    better, photos where b is, photos where both are finite)."""
+    both = [(x, y) for x, y in zip(a, b) if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)]
+    if not higher_is_better:
+        both = [(-x, -y) for x, y in both]
+    return sum(x > y for x, y in both), sum(y > x for x, y in both), len(both)
+
+
 def _json_values(values: MetricValues) -> dict[str, float | None]:
     return {k: (None if v is None or not math.isfinite(v) else v) for k, v in values.as_dict().items()}
 
@@ -168,9 +177,5 @@ class Comparison:
         values = [[getattr(im.colorized, metric) for im in r.images] for r in self.results]
         pairs = []
         for i, j in itertools.combinations(range(len(self.results)), 2):
-            both = [(x, y) for x, y in zip(values[i], values[j])
-                    if x is not None and y is not None and math.isfinite(x) and math.isfinite(y)]
-            a_won = sum(1 for x, y in both if (x > y if better else x < y))
-            b_won = sum(1 for x, y in both if (y > x if better else y < x))
-            pairs.append((self.results[i].model, self.results[j].model, a_won, b_won, len(both)))
+            pairs.append((self.results[i].model, self.results[j].model, *count_wins(values[i], values[j], better)))
         return pairs
