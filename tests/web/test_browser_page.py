@@ -91,16 +91,25 @@ def _open(driver, url: str, query: str = "") -> None:
         time.sleep(0.05)
 
 
-def _result_image(driver) -> Image.Image:
-    """The PNG the page offers for download (the result's blob), decoded."""
-    data = driver.execute_async_script("""
-        const done = arguments[arguments.length - 1];
-        fetch(document.getElementById('download').href).then((r) => r.blob()).then((b) => {
-          const reader = new FileReader();
-          reader.onload = () => done(reader.result.split(',')[1]);
-          reader.readAsDataURL(b);
-        });""")
-    return Image.open(io.BytesIO(base64.b64decode(data)))
+def _result_image(driver, timeout: float = 30.0) -> Image.Image:
+    """The PNG the page offers for download (the result's blob), decoded. A fetch that fails (the page may
+    have just replaced and revoked the blob URL it read) is retried until `timeout`, then reported with the
+    browser's reason, never left to Selenium's script timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = driver.execute_async_script("""
+            const done = arguments[arguments.length - 1];
+            const href = document.getElementById('download').href;
+            fetch(href).then((r) => r.blob()).then((b) => {
+              const reader = new FileReader();
+              reader.onload = () => done({data: reader.result.split(',')[1]});
+              reader.onerror = () => done({error: `${href}: ${reader.error}`});
+              reader.readAsDataURL(b);
+            }).catch((e) => done({error: `${href}: ${e}`}));""")
+        if "data" in data:
+            return Image.open(io.BytesIO(base64.b64decode(data["data"])))
+        assert time.monotonic() < deadline, f"the page's download link cannot be read: {data['error']}"
+        time.sleep(0.1)
 
 
 def _ab(image: Image.Image) -> torch.Tensor:
