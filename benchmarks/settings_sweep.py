@@ -35,7 +35,7 @@ import torch
 
 from colorizekit import color
 from colorizekit.evaluate import metrics
-from colorizekit.evaluate.protocols import _find, _load_items
+from colorizekit.evaluate.protocols import find_photos, load_photos
 from colorizekit.evaluate.uiqm import check_batch
 from colorizekit.infer.colorizer import Colorizer
 from colorizekit.models import get_model_info
@@ -84,8 +84,8 @@ class Photos:
 def load_set(folder: Path, limit: int | None = None, baseline: bool = True) -> Photos:
     """Read an evaluation folder as `evaluate` does (unreadable and grayscale photos skipped), the
     originals' CF, and (`baseline`) the grayscale baseline's PSNR and CIEDE2000 (else NaN)."""
-    found, failed = _find(folder, limit)
-    items = _load_items(found, "full", failed)
+    found, failed = find_photos(folder, limit)
+    items = load_photos(found, "full", failed)
     if not items:
         raise ValueError(f"{folder}: no colour photos to evaluate")
     n = len(items)
@@ -100,17 +100,15 @@ def load_set(folder: Path, limit: int | None = None, baseline: bool = True) -> P
             chunk = members[start:start + per]
             y = check_batch(torch.cat([items[i].original for i in chunk]), "originals", dtype=metrics.COMPUTE_DTYPE)
             lab = color.rgb_to_lab(y)
-            for k, value in zip(chunk, metrics._colorfulness(y).tolist()):
+            for k, value in zip(chunk, metrics.colorfulness(y).tolist()):
                 cf[k] = value
             groups.append((chunk, y, lab))
             if not baseline:
                 continue
-            gray = check_batch(torch.cat([items[i].gray for i in chunk]).expand(-1, 3, -1, -1), "gray",
-                               dtype=metrics.COMPUTE_DTYPE)
-            for k, value in zip(chunk, metrics._psnr(gray, y).tolist()):
-                psnr[k] = value
-            for k, value in zip(chunk, metrics._mean_ciede2000(color.rgb_to_lab(gray), lab).tolist()):
-                de00[k] = value
+            gray = torch.cat([items[i].gray for i in chunk]).expand(-1, 3, -1, -1)
+            scored = metrics.score_figures(gray, y, lab, ("psnr", "ciede2000"))
+            for k, p, d in zip(chunk, scored["psnr"].tolist(), scored["ciede2000"].tolist()):
+                psnr[k], de00[k] = p, d
     grays = [it.gray[0, 0].float().numpy() for it in items]
     return Photos(folder.name, grays, groups, cf, psnr, de00)
 
@@ -123,22 +121,18 @@ def colorize_set(colorizer: Colorizer, photos: Photos, vividness: float | None, 
     return out
 
 
+_SCORED = {"psnr": "psnr", "de00": "ciede2000", "cf": "cf"}  # this script's names -> metrics'
+
+
 def score(photos: Photos, outputs: list[np.ndarray], figures: tuple[str, ...] = ("psnr", "de00", "cf")) -> dict:
     """Per-photo PSNR, CIEDE2000 and CF of the colorized `outputs` against the originals, as
     `metrics.compute_metrics` computes them; only the `figures` asked for."""
     rows: dict[str, list[float]] = {f: [math.nan] * len(outputs) for f in figures}
     for chunk, y, lab in photos.groups:
         x = torch.cat([torch.from_numpy(outputs[i]).permute(2, 0, 1)[None].double() for i in chunk])
-        x = check_batch(x, "colorized", dtype=metrics.COMPUTE_DTYPE)
-        values = {}
-        if "psnr" in figures:
-            values["psnr"] = metrics._psnr(x, y)
-        if "de00" in figures:
-            values["de00"] = metrics._mean_ciede2000(color.rgb_to_lab(x), lab)
-        if "cf" in figures:
-            values["cf"] = metrics._colorfulness(x)
-        for name, v in values.items():
-            for k, value in zip(chunk, v.tolist()):
+        scored = metrics.score_figures(x, y, lab, [_SCORED[f] for f in figures])
+        for name in figures:
+            for k, value in zip(chunk, scored[_SCORED[name]].tolist()):
                 rows[name][k] = value
     return rows
 

@@ -78,3 +78,20 @@ def test_prepared_reference_of_another_shape_is_refused():
     reference = M.prepare_reference(_photo("coffee.jpg", side=40))
     with pytest.raises(ValueError, match="differ in shape"):
         M.compute_metrics(_photo("coffee.jpg", side=48), reference)
+
+
+def test_score_figures_are_compute_metrics_figures():
+    """The sweep's light path gives exactly compute_metrics' PSNR, CIEDE2000 and CF, and only those asked for."""
+    original = _photo("chelsea.jpg", side=64)
+    reference = M.prepare_reference(original)
+    for label, candidate in _candidates(original).items():
+        full = M.compute_metrics(candidate, reference).row(0)
+        light = M.score_figures(candidate, reference.rgb, reference.lab)
+        assert set(light) == set(M.SCORE_FIGURES)
+        for name, values in light.items():
+            assert values.dtype == torch.float64 and values.item() == full[name], (label, name)
+    assert set(M.score_figures(original, reference.rgb, reference.lab, ["cf"])) == {"cf"}
+    with pytest.raises(ValueError, match="unknown figures \\['ssim'\\]"):
+        M.score_figures(original, reference.rgb, reference.lab, ["ssim"])
+    with pytest.raises(ValueError, match="differ in shape"):
+        M.score_figures(_photo("chelsea.jpg", side=48), reference.rgb, reference.lab)

@@ -28,6 +28,7 @@ colorizekit cannot obtain (see `NOT_COMPUTED`).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -392,9 +393,36 @@ def compute_metrics(images: torch.Tensor, reference: torch.Tensor | Reference | 
     )
 
 
+SCORE_FIGURES = ("psnr", "ciede2000", "cf")
+
+
+def score_figures(images: torch.Tensor, reference_rgb: torch.Tensor, reference_lab: torch.Tensor,
+                  names: Sequence[str] = SCORE_FIGURES) -> dict[str, torch.Tensor]:
+    """Only the figures `names` (of PSNR, CIEDE2000 and CF) of `images` against originals whose sRGB and Lab
+    are given (in `COMPUTE_DTYPE`, as `prepare_reference` makes them), computed exactly as
+    `compute_metrics` computes them, without the cost of SSIM, AuC, UCIQE and UIQM: what a sweep over
+    decoding settings needs. -> {name: (N,) float64 CPU tensor}.
+    """
+    unknown = sorted(set(names) - set(SCORE_FIGURES))
+    if unknown:
+        raise ValueError(f"score_figures: unknown figures {unknown}; expected some of {', '.join(SCORE_FIGURES)}")
+    x = check_batch(images, "score_figures", dtype=COMPUTE_DTYPE)
+    if x.shape != reference_rgb.shape or x.shape != reference_lab.shape:
+        raise ValueError(f"score_figures: images {tuple(x.shape)} and reference {tuple(reference_rgb.shape)} "
+                         "differ in shape")
+    out = {}
+    if "psnr" in names:
+        out["psnr"] = _psnr(x, reference_rgb).cpu()
+    if "ciede2000" in names:
+        out["ciede2000"] = _mean_ciede2000(color.rgb_to_lab(x), reference_lab).cpu()
+    if "cf" in names:
+        out["cf"] = _colorfulness(x).cpu()
+    return out
+
+
 __all__ = [
     "AUC_MAX_THRESHOLD", "COMPUTE_DTYPE", "FULL_REFERENCE", "HIGHER_IS_BETTER", "METRIC_NAMES", "NOT_COMPUTED",
-    "NO_REFERENCE", "MetricBatch", "Reference", "ab_accuracy_curve", "ab_auc", "ciede2000", "ciede2000_lab",
-    "colorfulness", "compute_metrics", "prepare_reference", "psnr", "sobel_magnitude", "ssim", "uciqe", "uicm",
-    "uiconm", "uiqm", "uism",
+    "NO_REFERENCE", "MetricBatch", "Reference", "SCORE_FIGURES", "ab_accuracy_curve", "ab_auc", "ciede2000",
+    "ciede2000_lab", "colorfulness", "compute_metrics", "prepare_reference", "psnr", "score_figures",
+    "sobel_magnitude", "ssim", "uciqe", "uicm", "uiconm", "uiqm", "uism",
 ]

@@ -83,7 +83,7 @@ def check_protocol(protocol: str, colorizer) -> None:
                          f"{colorizer.backend.name} export does not give (it gives ab); use the torch backend")
 
 
-def _find(source: str | os.PathLike | Sequence[str | os.PathLike],
+def find_photos(source: str | os.PathLike | Sequence[str | os.PathLike],
           limit: int | None) -> tuple[list[tuple[str, Path]], list[FailedImage]]:
     """(name, path) of the photos to evaluate, names relative to the folder given, and the inputs
     that matched nothing."""
@@ -138,7 +138,9 @@ def _design_colorize(colorizer, originals: list[torch.Tensor]) -> list[torch.Ten
 
 
 @dataclass
-class _Item:
+class EvalPhoto:
+    """One photo as evaluation reads it: its original at evaluation size and the gray made from it."""
+
     name: str
     path: Path
     width: int
@@ -148,9 +150,9 @@ class _Item:
     colorized: torch.Tensor | None = None  # (1, 3, h, w) float64
 
 
-def _chunks_by_shape(items: list[_Item]) -> Iterator[list[_Item]]:
+def _chunks_by_shape(items: list[EvalPhoto]) -> Iterator[list[EvalPhoto]]:
     """Items of equal evaluation size, grouped up to `_METRIC_PIXELS` pixels per group."""
-    groups: dict[tuple[int, int], list[_Item]] = {}
+    groups: dict[tuple[int, int], list[EvalPhoto]] = {}
     for it in items:
         groups.setdefault(tuple(it.original.shape[-2:]), []).append(it)
     for shape, members in groups.items():
@@ -163,7 +165,7 @@ def _values(batch: metrics.MetricBatch, i: int) -> MetricValues:
     return MetricValues(**batch.row(i))
 
 
-def _score(items: list[_Item], preview_height: int | None) -> list[ImageResult]:
+def _score(items: list[EvalPhoto], preview_height: int | None) -> list[ImageResult]:
     """Metrics of the baseline, colorized and original rows for each item (vectorised per size group)."""
     results: dict[int, ImageResult] = {}
     index = {id(it): k for k, it in enumerate(items)}
@@ -188,12 +190,12 @@ def _score(items: list[_Item], preview_height: int | None) -> list[ImageResult]:
     return [results[k] for k in range(len(items))]
 
 
-def _load_items(batch: Sequence[tuple[str, Path]], protocol: str, failed: list[FailedImage]) -> list[_Item]:
+def load_photos(batch: Sequence[tuple[str, Path]], protocol: str, failed: list[FailedImage]) -> list[EvalPhoto]:
     """The colour photos of `batch` ((name, path) pairs) as items at evaluation size; a photo that cannot
     be read, has no colour or is too small for SSIM is added to `failed` instead."""
     from colorizekit.imageio import ImageError, load_image
 
-    items: list[_Item] = []
+    items: list[EvalPhoto] = []
     for name, path in batch:
         try:
             loaded = load_image(path)
@@ -208,11 +210,11 @@ def _load_items(batch: Sequence[tuple[str, Path]], protocol: str, failed: list[F
         if min(original.shape[-2:]) < 11:
             failed.append(FailedImage(str(path), f"{name}: {width} x {height} is too small (SSIM needs 11 x 11)"))
             continue
-        items.append(_Item(name, path, width, height, original, _gray_of(original)))
+        items.append(EvalPhoto(name, path, width, height, original, _gray_of(original)))
     return items
 
 
-def _colorize_items(colorizer, items: list[_Item], protocol: str) -> None:
+def _colorize_items(colorizer, items: list[EvalPhoto], protocol: str) -> None:
     """Set each item's `colorized` from its grayscale, as `protocol` says."""
     if protocol == "design":
         outputs = _design_colorize(colorizer, [it.original for it in items])
@@ -259,7 +261,7 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
     if colorizer is None:
         colorizer = _make_colorizer(model, weights, device, size, batch_size, vividness, saturation, backend)
     check_protocol(protocol, colorizer)
-    found, failed = _find(source, limit)
+    found, failed = find_photos(source, limit)
     if not found and not failed:
         raise ValueError(f"{source}: no images found")
 
@@ -268,10 +270,10 @@ def evaluate(source: str | os.PathLike | Sequence[str | os.PathLike], model: str
     results: list[ImageResult] = []
     colorize_s = metric_s = 0.0
     step = colorizer.batch_size
-    pending: list[_Item] = []  # colorized, waiting to be scored
+    pending: list[EvalPhoto] = []  # colorized, waiting to be scored
     for start in range(0, len(found), step):
         t0 = time.perf_counter()
-        items = _load_items(found[start:start + step], protocol, failed)
+        items = load_photos(found[start:start + step], protocol, failed)
         if items:
             _colorize_items(colorizer, items, protocol)
             pending += items
@@ -343,6 +345,6 @@ def compare(source: str | os.PathLike | Sequence[str | os.PathLike], models: Seq
 
 
 __all__ = [
-    "Comparison", "EvaluationResult", "FailedImage", "ImageResult", "MetricValues", "PROTOCOLS", "Preview",
-    "SetSummary", "compare", "evaluate", "summarize_rows",
+    "Comparison", "EvalPhoto", "EvaluationResult", "FailedImage", "ImageResult", "MetricValues", "PROTOCOLS",
+    "Preview", "SetSummary", "compare", "evaluate", "find_photos", "load_photos", "summarize_rows",
 ]
