@@ -51,5 +51,6 @@ def test_info_lists_the_shipped_weights_and_their_measured_defaults(monkeypatch,
                         "shipped": {"wall_hours_in_completed_epochs": 3.94}})
     assert main(["info"]) == 0
     lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.startswith("  ")}
-    assert "size 96, vividness 0.2, saturation 1.3; 3.9 hours of training" in lines["lite-unet-bins"]
+    assert lines["lite-unet-bins"].endswith("size 96, vividness 0.2, saturation 1.3; 3.9 hours of training "
+                                            "(the default model: used when none is named)")
     assert "none yet: pass --weights FILE" in lines["jkspnet-lab"] and "none yet" in lines["unet-rgb"]

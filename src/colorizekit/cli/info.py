@@ -35,7 +35,7 @@ def _shipped_weights_lines() -> list[str]:
     """For `info`: each model's shipped weights and the defaults measured for them, or why it has none."""
     from colorizekit.models import list_models
     from colorizekit.models.complexity import name_width
-    from colorizekit.weights import card_defaults, default_weights_path, load_description
+    from colorizekit.weights import DEFAULT_MODEL, card_defaults, default_weights_path, load_description
 
     lines = ["shipped weights (the defaults they were measured best at):"]
     w = name_width(list_models())
@@ -51,7 +51,8 @@ def _shipped_weights_lines() -> list[str]:
                     f"saturation {defaults.saturation:g}"]
         hours = weights.metadata.get("card", {}).get("shipped", {}).get("wall_hours_in_completed_epochs")
         trained = "" if hours is None else f"; {hours:.1f} hours of training"
-        lines.append(f"  {name:<{w}}{path.stat().st_size / 2**20:.1f} MiB, {', '.join(settings)}{trained}")
+        default = " (the default model: used when none is named)" if name == DEFAULT_MODEL else ""
+        lines.append(f"  {name:<{w}}{path.stat().st_size / 2**20:.1f} MiB, {', '.join(settings)}{trained}{default}")
     return lines
 
 
