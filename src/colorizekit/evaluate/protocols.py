@@ -84,7 +84,7 @@ def check_protocol(protocol: str, colorizer) -> None:
 
 
 def find_photos(source: str | os.PathLike | Sequence[str | os.PathLike],
-          limit: int | None) -> tuple[list[tuple[str, Path]], list[FailedImage]]:
+                limit: int | None) -> tuple[list[tuple[str, Path]], list[FailedImage]]:
     """(name, path) of the photos to evaluate, names relative to the folder given, and the inputs
     that matched nothing."""
     from colorizekit.imageio import find_images
